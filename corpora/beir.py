@@ -1,0 +1,158 @@
+"""``beir:PATH`` — a folder in BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, spans.jsonl."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rageval.data import Corpus, Dataset, Qrels, Queries, Spans
+from rageval.errors import DataError
+from rageval.plugins import DatasetLoader
+
+from .jsonl import read_jsonl, read_lines, string_field
+
+log = logging.getLogger("rageval")
+
+
+def pick_split(available: list[str], split: str | None, where: Path) -> str:
+    """The requested split, else ``test`` when present, else the only one."""
+    if split is not None:
+        if split not in available:
+            raise DataError(where, f"no split {split!r}; available: {', '.join(available) or 'none'}")
+        return split
+    if "test" in available:
+        return "test"
+    if len(available) == 1:
+        return available[0]
+    raise DataError(where, f"several splits ({', '.join(available)}): choose one with --split")
+
+
+def read_qrels(path: Path) -> Qrels:
+    """``query-id<TAB>corpus-id<TAB>score`` (header optional; a 4-column TREC qrels line also works)."""
+    qrels: Qrels = {}
+    for n, (line_no, line) in enumerate(read_lines(path)):
+        cols = line.split("\t") if "\t" in line else line.split()
+        if len(cols) == 4:
+            cols = [cols[0], cols[2], cols[3]]
+        if len(cols) != 3:
+            raise DataError(path, f"expected 3 columns query-id, corpus-id, score; got {line!r}", line_no)
+        qid, did, grade = (c.strip() for c in cols)
+        try:
+            value = int(grade)
+        except ValueError:
+            if n == 0:
+                continue  # the header line
+            raise DataError(path, f"score {grade!r} is not an integer", line_no) from None
+        judged = qrels.setdefault(qid, {})
+        if did in judged:
+            raise DataError(path, f"duplicate judgment for query {qid!r}, document {did!r}", line_no)
+        judged[did] = value
+    return qrels
+
+
+class BeirLoader(DatasetLoader):
+    """BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, optional spans.jsonl."""
+
+    def __init__(self, path: Path, fields: str = "title,text", name: str = ""):
+        self.path = Path(path)
+        self.fields = tuple(f.strip() for f in fields.split(",") if f.strip())
+        self.name = name or self.path.resolve().name
+        if not self.fields:
+            raise DataError(self.path, "fields= names no field")
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file()
+
+    def load(self, split: str | None = None) -> Dataset:
+        if not self.path.is_dir():
+            raise DataError(self.path, "not a folder" if self.path.exists() else "no such folder")
+        qrels_dir = self.path / "qrels"
+        splits = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
+        split = pick_split(splits, split, qrels_dir)
+        corpus = self._corpus(self.path / "corpus.jsonl")
+        queries = self._queries(self.path / "queries.jsonl")
+        qrels_path = qrels_dir / f"{split}.tsv"
+        qrels = self._check_qrels(read_qrels(qrels_path), qrels_path, corpus, queries)
+        queries = queries.subset(qrels)
+        spans = None
+        if (self.path / "spans.jsonl").is_file():
+            spans = read_spans(self.path / "spans.jsonl", corpus, set(queries.ids))
+        return Dataset(self.name, corpus, queries, qrels, spans, split,
+                       meta={"source": str(self.path), "fields": list(self.fields)})
+
+    def _corpus(self, path: Path) -> Corpus:
+        ids, texts, titles, metas = [], [], [], []
+        first_line: dict[str, int] = {}
+        extra_seen: set[str] = set()
+        for line_no, obj in read_jsonl(path):
+            doc_id = string_field(path, line_no, obj, "_id")
+            if doc_id in first_line:
+                raise DataError(path, f"duplicate _id {doc_id!r} (first on line {first_line[doc_id]})", line_no)
+            first_line[doc_id] = line_no
+            ids.append(doc_id)
+            texts.append(string_field(path, line_no, obj, "text"))
+            titles.append(string_field(path, line_no, obj, "title", required=False))
+            meta = {k: v for k, v in obj.items() if k not in ("_id", "text", "title")}
+            extra_seen.update(meta)
+            metas.append(meta)
+        if not ids:
+            raise DataError(path, "the corpus is empty")
+        for f in self.fields:
+            if f not in ("title", "text") and f not in extra_seen:
+                raise DataError(path, f"fields= names {f!r}, which no document has; "
+                                      f"fields present: {', '.join(['title', 'text', *sorted(extra_seen)])}")
+        return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=self.fields)
+
+    @staticmethod
+    def _queries(path: Path) -> Queries:
+        ids, texts, instructions, metas = [], [], [], []
+        first_line: dict[str, int] = {}
+        for line_no, obj in read_jsonl(path):
+            qid = string_field(path, line_no, obj, "_id")
+            if qid in first_line:
+                raise DataError(path, f"duplicate _id {qid!r} (first on line {first_line[qid]})", line_no)
+            first_line[qid] = line_no
+            ids.append(qid)
+            texts.append(string_field(path, line_no, obj, "text"))
+            instructions.append(string_field(path, line_no, obj, "instruction", required=False))
+            metas.append({k: v for k, v in obj.items() if k not in ("_id", "text", "instruction")})
+        if not ids:
+            raise DataError(path, "there are no queries")
+        return Queries(ids, texts, instructions, metas)
+
+    @staticmethod
+    def _check_qrels(qrels: Qrels, path: Path, corpus: Corpus, queries: Queries) -> Qrels:
+        known_queries = set(queries.ids)
+        unknown_q = [q for q in qrels if q not in known_queries]
+        unknown_docs = sum(1 for q in qrels if q in known_queries for d in qrels[q] if d not in corpus)
+        kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in known_queries}
+        kept = {q: j for q, j in kept.items() if j}
+        if not kept:
+            raise DataError(path, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
+                                  f"{unknown_docs} judgments of unknown documents)")
+        if unknown_q or unknown_docs:
+            log.warning("%s: skipped %d queries not in queries.jsonl (e.g. %r) and %d judgments of documents "
+                        "not in corpus.jsonl", path, len(unknown_q), unknown_q[0] if unknown_q else None, unknown_docs)
+        return kept
+
+
+def read_spans(path: Path, corpus: Corpus, query_ids: set[str]) -> Spans:
+    """Reference spans ``{"query-id", "corpus-id", "start", "end", "text"?}``, checked against the corpus."""
+    spans: Spans = {}
+    for line_no, obj in read_jsonl(path):
+        qid = string_field(path, line_no, obj, "query-id")
+        if qid not in query_ids:
+            continue
+        did = string_field(path, line_no, obj, "corpus-id")
+        if did not in corpus:
+            raise DataError(path, f"query {qid!r}: span names unknown document {did!r}", line_no)
+        start, end = obj.get("start"), obj.get("end")
+        text = corpus.texts[corpus.position(did)]
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)):
+            raise DataError(path, f"query {qid!r}: offsets start={start!r}, end={end!r} are not within "
+                                  f"document {did!r} (length {len(text)})", line_no)
+        if "text" in obj and text[start:end] != obj["text"]:
+            raise DataError(path, f"query {qid!r}: span text {str(obj['text'])[:40]!r} does not match document "
+                                  f"{did!r} at [{start}:{end}] ({text[start:end][:40]!r})", line_no)
+        spans.setdefault(qid, []).append((did, start, end))
+    return spans

@@ -1,0 +1,78 @@
+"""The ``rageval`` command line: ``rageval run`` (the benchmark) and ``rageval list`` (the plugins)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from . import registry
+from .errors import RagevalError
+from .evaluation import DEFAULT_METRICS, canonical
+from .report import leaderboard, table
+from .runner import run
+
+DEFAULT_DATASET = "code:stdlib"
+
+
+def _list() -> int:
+    rows = []
+    for kind in registry.GROUPS:
+        for name in registry.available(kind):
+            try:
+                desc = registry.describe(registry.plugin(kind, name))
+            except ImportError as e:
+                desc = f"(unavailable: {e})"
+            rows.append([kind, name, desc])
+    print(table(["kind", "name", "description"], rows))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    metrics = [canonical(m) for m in args.metric or DEFAULT_METRICS]
+    outcomes = run(args.dataset or [DEFAULT_DATASET], args.retriever, metrics, k=args.k, out=args.out,
+                   split=args.split, ignore_identical_ids=args.ignore_identical_ids, resume=not args.no_resume)
+    print(leaderboard(outcomes, metrics))
+    print(f"\nresults: {args.out}/results.json")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rageval", description="Benchmark retrieval and RAG systems.")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("run", help="run retrievers on datasets and print the leaderboard")
+    p.add_argument("--dataset", action="append", metavar="SPEC",
+                   help=f"beir:PATH, irds:ID, code:PATH, a BEIR folder... (repeatable; default {DEFAULT_DATASET})")
+    p.add_argument("--split", help="qrels split (default: test, or the only one)")
+    p.add_argument("--retriever", action="append", metavar="SPEC",
+                   help="e.g. bm25, bm25:k1=0.9,b=0.4 (repeatable; default: every built-in that needs no training)")
+    p.add_argument("--metric", action="append", metavar="M",
+                   help=f"e.g. nDCG@10 (repeatable; default: {' '.join(DEFAULT_METRICS)})")
+    p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
+    p.add_argument("--out", default="runs", help="output folder (default: runs)")
+    p.add_argument("--ignore-identical-ids", action="store_true",
+                   help="drop results whose doc id equals the query id before scoring")
+    p.add_argument("--no-resume", action="store_true", help="redo every pair even if it finished before")
+    p.add_argument("-v", "--verbose", action="store_true", help="show debugging detail, tracebacks included")
+    sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr,
+                        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command is None:
+            args = parser.parse_args(["run"])
+        if args.k < 1:
+            raise RagevalError(f"--k must be at least 1, got {args.k}")
+        return _run(args)
+    except RagevalError as e:
+        print(f"rageval: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rageval: interrupted; finished results are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

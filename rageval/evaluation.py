@@ -1,0 +1,92 @@
+"""``evaluate``: score a run against a dataset with named metrics, keeping every per-query value."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import registry
+from .data import Dataset
+from .errors import SpecError
+from .metrics import Metric
+from .runs import Run
+
+DEFAULT_METRICS = ("nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10")
+_NAME = re.compile(r"\s*([A-Za-z_][\w-]*)\s*(?:@\s*(\d+))?\s*")
+
+
+@dataclass
+class Results:
+    """Means over the judged queries, every per-query value, and the settings that produced them."""
+
+    means: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    n_queries: int
+    n_without_relevant: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_metric(name: str) -> tuple[Metric, int | None]:
+    """``"nDCG@10"`` -> (the nDCG plugin, 10). Family names are case-insensitive."""
+    m = _NAME.fullmatch(name)
+    if not m:
+        raise SpecError(f"metric {name!r} is not of the form NAME or NAME@K (e.g. nDCG@10)")
+    family, cutoff = m.group(1).lower(), m.group(2)
+    metric = registry.plugin("metrics", family)()
+    if cutoff is None and metric.needs_cutoff:
+        raise SpecError(f"metric {name!r} needs a cutoff, e.g. {metric.label}@10")
+    k = int(cutoff) if cutoff is not None else None
+    if k is not None and k < 1:
+        raise SpecError(f"metric {name!r}: the cutoff must be at least 1")
+    return metric, k
+
+
+def canonical(name: str) -> str:
+    """The display form of a metric name: ``ndcg@10`` -> ``nDCG@10``."""
+    metric, k = parse_metric(name)
+    return metric.name(k)
+
+
+def max_cutoff(metrics: Sequence[str]) -> int:
+    """The deepest cutoff among metric names (0 when none has one)."""
+    return max((k or 0 for _, k in map(parse_metric, metrics)), default=0)
+
+
+def evaluate(run: Run, dataset: Dataset, metrics: Sequence[str] = DEFAULT_METRICS,
+             ignore_identical_ids: bool = False) -> Results:
+    """Score ``run`` on ``dataset``.
+
+    Averages are over every query of the dataset with at least one relevant (grade > 0)
+    judgment; a judged query without results scores 0; queries with no relevant judgment are
+    left out and counted in ``n_without_relevant``. With ``ignore_identical_ids`` a document
+    whose id equals the query id is dropped from the results first (BEIR's option).
+    """
+    parsed = [parse_metric(m) for m in metrics]
+    query_ids = set(dataset.queries.ids)
+    judged = {q: j for q, j in dataset.qrels.items() if q in query_ids and any(g > 0 for g in j.values())}
+    n_without = len(query_ids) - len(judged)
+
+    ranked: dict[str, list[tuple[str, float]]] = {q: [] for q in judged}
+    for qid, docs, scores in run.results():
+        if qid not in judged:
+            continue
+        pairs = zip(docs, scores)
+        if ignore_identical_ids:
+            pairs = ((d, s) for d, s in pairs if d != qid)
+        ranked[qid] = sorted(pairs, key=lambda p: (p[1], p[0]), reverse=True)
+
+    by_family: dict[type, tuple[Metric, list[int | None]]] = {}
+    for metric, k in parsed:
+        by_family.setdefault(type(metric), (metric, []))[1].append(k)
+    per_query: dict[str, dict[str, float]] = {}
+    for metric, cutoffs in by_family.values():
+        values = metric.compute(ranked, judged, sorted(set(cutoffs), key=lambda c: c or 0))
+        for k in cutoffs:
+            got = values[k]
+            per_query[metric.name(k)] = {q: float(got.get(q, 0.0)) for q in judged}
+    names = [metric.name(k) for metric, k in parsed]
+    means = {n: (sum(per_query[n].values()) / len(judged) if judged else 0.0) for n in names}
+    return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(judged),
+                   n_without_relevant=n_without,
+                   settings={"metrics": names, "ignore_identical_ids": ignore_identical_ids,
+                             "tie_break": "score desc, doc id desc (trec_eval)"})

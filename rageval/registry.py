@@ -1,0 +1,175 @@
+"""Plugin registry: entry points by group, and spec strings parsed into typed constructor options.
+
+A spec names a plugin and its options: ``bm25``, ``bm25:k1=0.9,b=0.4``, ``beir:PATH,fields=title,text``.
+After the colon, comma-separated ``key=value`` pairs set options; a first piece without ``=`` is
+the plugin's positional argument (a path or an id); a piece without ``=`` after an option
+continues that option's value (so ``fields=title,text`` is one value). Option types come from
+the plugin's ``__init__`` annotations.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import types
+import typing
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import SpecError
+
+GROUPS = {
+    "corpora": "rageval.corpora",
+    "retrievers": "rageval.retrievers",
+    "chunkers": "rageval.chunkers",
+    "metrics": "rageval.metrics",
+    "generators": "rageval.generators",
+}
+_KIND = {"corpora": "dataset loader", "retrievers": "retriever", "chunkers": "chunker",
+         "metrics": "metric", "generators": "generator"}
+_KEY = re.compile(r"[A-Za-z_][\w-]*")
+
+
+@functools.cache
+def available(kind: str) -> dict[str, EntryPoint]:
+    """Registered plugins of one kind (``retrievers``, ``corpora``, ...), by name."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUPS[kind]):
+        found.setdefault(ep.name, ep)
+    return dict(sorted(found.items()))
+
+
+def plugin(kind: str, name: str) -> Any:
+    """The class (or function) registered as ``name``; an unknown name lists the valid ones."""
+    plugins = available(kind)
+    if name not in plugins:
+        raise SpecError(f"unknown {_KIND[kind]} {name!r}; available: {', '.join(plugins) or '(none installed)'}")
+    return plugins[name].load()
+
+
+def describe(obj: Any) -> str:
+    """First line of a plugin's docstring."""
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """Split ``name:positional,key=value,...`` into (name, positional or None, {key: raw value})."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise SpecError(f"empty plugin name in spec {spec!r}")
+    positional: str | None = None
+    options: dict[str, str] = {}
+    last: str | None = None
+    for piece in rest.split(",") if rest else []:
+        key, eq, value = piece.partition("=")
+        if eq and _KEY.fullmatch(key.strip()):
+            last = key.strip().replace("-", "_")
+            if last in options:
+                raise SpecError(f"option {last!r} is given twice in spec {spec!r}")
+            options[last] = value.strip()
+        elif last is not None:
+            options[last] += "," + piece
+        elif positional is None:
+            positional = piece
+        else:
+            positional += "," + piece
+    return name, positional, options
+
+
+def options_of(cls: Any) -> dict[str, Any]:
+    """Option name -> annotated type, read from ``cls.__init__`` (or the function's signature)."""
+    target = cls.__init__ if inspect.isclass(cls) else cls
+    hints = typing.get_type_hints(target)
+    params = inspect.signature(target).parameters
+    return {n: hints.get(n, str) for n, p in params.items()
+            if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "|".join(str(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return "|".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    return getattr(tp, "__name__", str(tp))
+
+
+def convert(value: str, tp: Any) -> Any:
+    """Convert a raw option string to the annotated type; ValueError names what was expected."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if type(None) in args and value.lower() in ("none", "null", ""):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return convert(value, arg)
+            except ValueError:
+                continue
+        raise ValueError(f"expected {_type_name(tp)}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        for choice in choices:
+            if str(choice) == value:
+                return choice
+        raise ValueError(f"expected one of {', '.join(map(str, choices))}")
+    if tp is bool:
+        low = value.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if tp in (int, float):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ValueError(f"expected {tp.__name__}") from None
+    if tp is Path:
+        return Path(value)
+    return value
+
+
+def resolve(kind: str, spec: str) -> tuple[Any, dict[str, Any]]:
+    """The plugin a spec names and its options converted to their annotated types (nothing is
+    instantiated: this is how a command checks every spec before it starts work)."""
+    name, positional, raw = parse_spec(spec)
+    cls = plugin(kind, name)
+    known = options_of(cls)
+    kwargs: dict[str, Any] = {}
+    if positional is not None:
+        first = next(iter(known), None)
+        if first is None:
+            raise SpecError(f"{_KIND[kind]} {name!r} takes no argument, got {positional!r}")
+        raw = {first: positional, **raw}
+    for key, value in raw.items():
+        if key not in known:
+            valid = ", ".join(f"{k} ({_type_name(t)})" for k, t in known.items()) or "none"
+            raise SpecError(f"{_KIND[kind]} {name!r} has no option {key!r}; its options: {valid}")
+        try:
+            kwargs[key] = convert(value, known[key])
+        except ValueError as e:
+            raise SpecError(f"{_KIND[kind]} {name!r}: option {key}={value!r}: {e}") from None
+    return cls, kwargs
+
+
+def create(kind: str, spec: str, **fixed: Any) -> Any:
+    """Instantiate the plugin a spec names, with its options converted to their annotated types.
+
+    The instance gets ``spec`` (the string it was made from) and, unless it set its own, ``options``
+    (the typed values).
+    """
+    cls, kwargs = resolve(kind, spec)
+    kwargs.update(fixed)
+    instance = cls(**kwargs)
+    try:
+        instance.spec = spec
+        if not getattr(instance, "options", None):
+            instance.options = kwargs
+    except AttributeError:  # a plugin that keeps no attributes
+        pass
+    return instance

@@ -1,0 +1,43 @@
+"""The leaderboard: one table per dataset, one row per retriever, one column per metric."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .runner import Outcome
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return cell == "-"
+    return True
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table; columns of numbers are right-aligned, the rest left-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    numeric = [bool(rows) and all(_is_number(r[i]) for r in rows) for i in range(len(headers))]
+
+    def line(cells):
+        return "  ".join(str(c).rjust(w) if num else str(c).ljust(w)
+                         for c, w, num in zip(cells, widths, numeric)).rstrip()
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths).rstrip(), *map(line, rows)])
+
+
+def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str]) -> str:
+    """Tables for every dataset, rows ranked by the first metric (failed rows last)."""
+    parts = []
+    for dataset in dict.fromkeys(o.dataset for o in outcomes):
+        rows = [o for o in outcomes if o.dataset == dataset]
+        rows.sort(key=lambda o: (o.error is None, o.means.get(metrics[0], 0.0) if metrics else 0.0), reverse=True)
+        body = []
+        for o in rows:
+            if o.error:
+                body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED: {o.error[:60]}"])
+                continue
+            body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}" for m in metrics],
+                         f"{o.timings.get('index_s', 0):.2f}", f"{o.timings.get('search_s', 0):.2f}",
+                         "resumed" if o.resumed else ""])
+        parts.append(f"{dataset}\n" + table(["retriever", *metrics, "index s", "search s", ""], body))
+    return "\n\n".join(parts)

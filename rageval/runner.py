@@ -1,0 +1,181 @@
+"""The benchmark runner behind ``rageval run``: every retriever on every dataset, files on disk, resume.
+
+Per dataset and retriever it writes ``<out>/<dataset>/<retriever>/``: ``run.trec``, ``run.json``
+(what produced the run, and its timings), ``per_query.jsonl`` and, last, ``metrics.json``. Every file
+is written atomically. A rerun skips a pair whose ``metrics.json`` has the same settings, re-scores
+a pair whose ``run.trec`` is complete, and redoes the rest. ``results.json`` and the leaderboard
+gather every finished pair under ``<out>``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import registry
+from .data import Dataset
+from .datasets import load_dataset
+from .errors import RagevalError
+from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
+from .files import write_json, write_jsonl
+from .plugins import Retriever
+from .runs import Run
+
+log = logging.getLogger("rageval")
+
+
+@dataclass
+class Outcome:
+    """One leaderboard row: a retriever on a dataset, finished or failed."""
+
+    dataset: str
+    retriever: str
+    means: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    resumed: bool = False
+
+
+def slug(spec: str) -> str:
+    """A folder name for a spec: ``bm25:k1=0.9,b=0.4`` -> ``bm25_k1=0.9_b=0.4``; other unsafe
+    characters or length add a hash so two specs never share a folder."""
+    safe = re.sub(r"[:,]", "_", spec)
+    clean = re.sub(r"[^\w.=+-]", "_", safe)
+    if clean != safe or len(clean) > 80:
+        clean = f"{clean[:60]}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
+    return clean
+
+
+def default_retrievers() -> list[str]:
+    """Built-in retrievers that need no training and no download, and whose dependencies are installed."""
+    specs = []
+    for name in registry.available("retrievers"):
+        try:
+            cls = registry.plugin("retrievers", name)
+        except ImportError:
+            continue
+        if getattr(cls, "default_run", False) and cls.usable():
+            specs.append(name)
+    return specs
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("rageval", "numpy", "scipy", "pytrec-eval-terrier"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _run_settings(dataset: Dataset, retriever: Retriever, spec: str, depth: int) -> dict[str, Any]:
+    return {"dataset": dataset.meta.get("spec", dataset.name), "split": dataset.split,
+            "corpus_fingerprint": dataset.corpus.fingerprint, "qrels_fingerprint": dataset.qrels_fingerprint(),
+            "retriever": spec, "config": retriever.config(), "k": depth}
+
+
+def run_one(dataset: Dataset, spec: str, metrics: Sequence[str], depth: int, out: Path,
+            ignore_identical_ids: bool = False, resume: bool = True) -> Outcome:
+    """Run one retriever on one dataset and write its folder; failures are returned, not raised."""
+    folder = out / dataset.label / slug(spec)
+    outcome = Outcome(dataset.label, spec)
+    try:
+        retriever = registry.create("retrievers", spec)
+        settings = _run_settings(dataset, retriever, spec, depth)
+        done = _read_json(folder / "metrics.json") if resume else None
+        if (done and done.get("run") == settings and done["evaluation"]["metrics"] == list(metrics)
+                and done["evaluation"]["ignore_identical_ids"] == ignore_identical_ids):
+            outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
+            return outcome
+        previous = _read_json(folder / "run.json") if resume else None
+        if previous and previous.get("settings") == settings and (folder / "run.trec").is_file():
+            run = Run.read_trec(folder / "run.trec")
+            timings = previous["timings"]
+            outcome.resumed = True
+        else:
+            run, timings = _retrieve(retriever, dataset, depth)
+            run.write_trec(folder / "run.trec", tag=slug(spec))
+            write_json(folder / "run.json", {"settings": settings, "timings": timings, "meta": run.meta})
+        start = time.perf_counter()
+        results = evaluate(run, dataset, metrics, ignore_identical_ids)
+        timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
+        write_jsonl(folder / "per_query.jsonl",
+                    ({"query_id": q, **{m: results.per_query[m][q] for m in results.means}}
+                     for q in results.per_query[next(iter(results.means))]) if results.means else [])
+        write_json(folder / "metrics.json", {
+            "dataset": dataset.label, "retriever": spec, "metrics": results.means,
+            "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
+            "run": settings, "evaluation": results.settings,
+            "timings": timings, "versions": _versions(), "run_meta": run.meta})
+        outcome.means, outcome.timings = results.means, timings
+    except Exception as e:  # a failing retriever is reported; the benchmark goes on
+        outcome.error = f"{type(e).__name__}: {e}" if not isinstance(e, RagevalError) else str(e)
+        log.error("%s on %s failed: %s", spec, dataset.label, outcome.error)
+        if not isinstance(e, RagevalError):
+            log.debug("%s", traceback.format_exc())
+    return outcome
+
+
+def _retrieve(retriever: Retriever, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
+    start = time.perf_counter()
+    retriever.index(dataset.corpus)
+    index_s = time.perf_counter() - start
+    start = time.perf_counter()
+    run = retriever.search(dataset.queries, depth)
+    search_s = time.perf_counter() - start
+    return run, {"index_s": round(index_s, 4), "search_s": round(search_s, 4),
+                 "queries_per_s": round(len(dataset.queries) / search_s, 1) if search_s else None}
+
+
+def gather_results(out: Path) -> dict[str, dict[str, dict]]:
+    """Every finished (dataset, retriever) under ``out``: {dataset: {retriever: metrics.json summary}}."""
+    found: dict[str, dict[str, dict]] = {}
+    for path in sorted(out.glob("*/*/metrics.json")):
+        data = _read_json(path)
+        if data:
+            found.setdefault(data["dataset"], {})[data["retriever"]] = {
+                "metrics": data["metrics"], "n_queries": data["n_queries"], "timings": data["timings"]}
+    return found
+
+
+def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
+        metrics: Sequence[str] = DEFAULT_METRICS, k: int = 100, out: str | Path = "runs",
+        split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True) -> list[Outcome]:
+    """Run every retriever on every dataset (the Python form of ``rageval run``).
+
+    Datasets, retriever specs and metric names are all checked before any indexing starts.
+    Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
+    """
+    datasets = [datasets] if isinstance(datasets, str) else list(datasets)
+    retrievers = list(retrievers) if retrievers else default_retrievers()
+    metrics = [canonical(m) for m in metrics]
+    depth = max(k, max_cutoff(metrics))
+    for spec in retrievers:  # spec errors before any work
+        registry.resolve("retrievers", spec)
+    loaded = [load_dataset(spec, split) for spec in datasets]
+    out = Path(out)
+    outcomes = []
+    for dataset in loaded:
+        for spec in retrievers:
+            outcomes.append(run_one(dataset, spec, metrics, depth, out, ignore_identical_ids, resume))
+            write_json(out / "results.json", {
+                "datasets": gather_results(out),
+                "failed": [{"dataset": o.dataset, "retriever": o.retriever, "error": o.error}
+                           for o in outcomes if o.error]})
+    return outcomes

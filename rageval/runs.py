@@ -1,0 +1,98 @@
+"""The retriever's answer: a columnar run, with TREC run-format I/O."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .errors import DataError
+from .files import atomic_open
+
+
+class Run:
+    """Ranked results for a set of queries.
+
+    ``indices[i, j]`` is the corpus position of the j-th result of query ``query_ids[i]``
+    (−1 pads short lists) and ``scores[i, j]`` its score; ``doc_ids`` maps positions to ids.
+    Rows are in rank order.
+    """
+
+    def __init__(self, query_ids: Sequence[str], doc_ids: Sequence[str],
+                 indices: np.ndarray, scores: np.ndarray):
+        indices = np.asarray(indices)
+        scores = np.asarray(scores)
+        if indices.ndim != 2 or indices.shape != scores.shape or indices.shape[0] != len(query_ids):
+            raise ValueError(f"Run arrays must both be [n_queries, k]; got {indices.shape} and {scores.shape}"
+                             f" for {len(query_ids)} queries")
+        self.query_ids = list(query_ids)
+        self.doc_ids = doc_ids
+        self.indices = indices
+        self.scores = scores
+        self.meta: dict = {}
+
+    @property
+    def k(self) -> int:
+        return self.indices.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.query_ids)
+
+    def results(self) -> Iterator[tuple[str, list[str], list[float]]]:
+        """Per query: (query id, doc ids, scores) in rank order, padding dropped."""
+        for qid, idx, sc in zip(self.query_ids, self.indices, self.scores):
+            keep = idx >= 0
+            yield qid, [self.doc_ids[i] for i in idx[keep]], sc[keep].tolist()
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        """``{qid: {docid: score}}``, the shape pytrec_eval takes."""
+        return {qid: dict(zip(docs, scores)) for qid, docs, scores in self.results()}
+
+    @classmethod
+    def from_dict(cls, run: Mapping[str, Mapping[str, float]], doc_ids: Sequence[str] | None = None) -> "Run":
+        """Build a run from ``{qid: {docid: score}}``, each list ordered by score (ties: doc id descending)."""
+        if doc_ids is None:
+            doc_ids = sorted({d for docs in run.values() for d in docs})
+        position = {d: i for i, d in enumerate(doc_ids)}
+        k = max((len(docs) for docs in run.values()), default=0)
+        indices = np.full((len(run), k), -1, dtype=np.int64)
+        scores = np.zeros((len(run), k), dtype=np.float64)
+        for row, docs in enumerate(run.values()):
+            ranked = sorted(docs.items(), key=lambda item: (item[1], item[0]), reverse=True)
+            for col, (doc, score) in enumerate(ranked):
+                indices[row, col] = position[doc]
+                scores[row, col] = score
+        return cls(list(run), doc_ids, indices, scores)
+
+    def write_trec(self, path: str | Path, tag: str = "rageval") -> None:
+        """Write the TREC run format (``qid Q0 docid rank score tag``), atomically.
+
+        Scores are written with full precision so the file evaluates exactly like the run in memory.
+        """
+        tag = tag.replace(" ", "_") or "rageval"
+        with atomic_open(path) as f:
+            for qid, docs, scores in self.results():
+                f.writelines(f"{qid} Q0 {doc} {rank} {score!r} {tag}\n"
+                             for rank, (doc, score) in enumerate(zip(docs, scores), start=1))
+
+    @classmethod
+    def read_trec(cls, path: str | Path) -> "Run":
+        """Read a TREC run file; a malformed line or a repeated (query, doc) pair is an error."""
+        run: dict[str, dict[str, float]] = {}
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) != 6:
+                    raise DataError(path, f"expected 6 columns 'qid Q0 docid rank score tag', got {line.strip()!r}", line_no)
+                qid, _, doc, _, score, _ = parts
+                try:
+                    value = float(score)
+                except ValueError:
+                    raise DataError(path, f"score {score!r} is not a number", line_no) from None
+                docs = run.setdefault(qid, {})
+                if doc in docs:
+                    raise DataError(path, f"document {doc!r} appears twice for query {qid!r}", line_no)
+                docs[doc] = value
+        return cls.from_dict(run)

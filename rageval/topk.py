@@ -1,0 +1,45 @@
+"""Top-k selection shared by every retriever: score descending, ties by doc id descending.
+
+``tie_rank`` is ``Corpus.id_ranks()``: the rank of each document's id in string order, so the
+order of results is the one trec_eval and pytrec_eval use, and a cut at k keeps the same documents.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k(candidates: np.ndarray, scores: np.ndarray, k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of ``candidates`` (corpus positions) by ``scores``, in rank order."""
+    if len(candidates) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = scores >= kth  # every tie at the boundary stays, the sort below decides
+        candidates, scores = candidates[keep], scores[keep]
+    order = np.lexsort((-tie_rank[candidates], -scores))[:k]
+    return candidates[order], scores[order]
+
+
+def top_k_dense(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-k of a dense ``[n_queries, n_docs]`` score matrix; returns ``[n_queries, k]``
+    positions (−1 where a row has fewer than k documents) and their scores."""
+    n_queries, n_docs = scores.shape
+    width = min(k, n_docs)
+    if width < n_docs:
+        part = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+    else:
+        part = np.broadcast_to(np.arange(n_docs), (n_queries, n_docs)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((-tie_rank[part], -part_scores), axis=1)
+    indices = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(part_scores, order, axis=1)
+    if width < n_docs:
+        # Rows with ties at the cut: argpartition picked arbitrary members of the tie; redo exactly.
+        kth = top[:, -1:]
+        ties_total = (scores == kth).sum(axis=1)
+        ties_taken = (top == kth).sum(axis=1)
+        for row in np.flatnonzero(ties_total > ties_taken):
+            indices[row], top[row] = top_k(np.arange(n_docs), scores[row], width, tie_rank)
+    if width < k:
+        pad = k - width
+        indices = np.pad(indices, ((0, 0), (0, pad)), constant_values=-1)
+        top = np.pad(top, ((0, 0), (0, pad)), constant_values=0)
+    return indices, top

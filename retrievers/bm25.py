@@ -1,0 +1,84 @@
+"""``bm25`` — Okapi BM25 with two backends: ``sparse`` (ours, the default) and ``rank_bm25`` (the reference)."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from rageval.data import Corpus, Queries
+from rageval.errors import SpecError
+from rageval.lexical import Analyzer, Vocabulary
+from rageval.plugins import Retriever
+from rageval.progress import bar
+from rageval.runs import Run
+from rageval.topk import top_k
+
+from .bm25_index import SparseBM25
+
+INDEX_BATCH = 20_000
+
+
+class BM25(Retriever):
+    """Okapi BM25 (k1, b; okapi or lucene idf) over the shared lexical analyzer; backend sparse or rank_bm25."""
+
+    name = "bm25"
+    default_run = True
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
+                 idf: Literal["okapi", "lucene"] = "okapi",
+                 backend: Literal["sparse", "rank_bm25"] = "sparse",
+                 tokenizer: Literal["regex", "whitespace"] = "regex", lowercase: bool = True,
+                 split_identifiers: bool = True, stopwords: Literal["english", "none"] = "english",
+                 stemmer: str = "english", dtype: Literal["float64", "float32"] = "float64"):
+        if k1 < 0 or not 0 <= b <= 1:
+            raise SpecError(f"bm25: need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        if backend == "rank_bm25" and idf != "okapi":
+            raise SpecError("bm25: backend=rank_bm25 implements idf=okapi only")
+        self.k1, self.b, self.epsilon, self.idf, self.backend = k1, b, epsilon, idf, backend
+        self.analyzer = Analyzer(tokenizer, lowercase, split_identifiers, stopwords, stemmer)
+        self.dtype = np.dtype(dtype)
+        self.options = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "backend": backend,
+                        **self.analyzer.config(), "dtype": dtype}
+        self._corpus: Corpus | None = None
+
+    def index(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+        with bar(len(corpus), f"index {self.backend}") as progress:
+            if self.backend == "rank_bm25":
+                from rank_bm25 import BM25Okapi
+
+                tokenized = []
+                for batch in corpus.batches(INDEX_BATCH):
+                    tokenized += [self.analyzer.tokenize(t) for t in batch]
+                    progress.update(len(batch))
+                self._reference = BM25Okapi(tokenized, k1=self.k1, b=self.b, epsilon=self.epsilon)
+                return
+            self.vocab = Vocabulary(self.analyzer)
+
+            def batches():
+                for batch in corpus.batches(INDEX_BATCH):
+                    yield self.vocab.add(batch)
+                    progress.update(len(batch))
+
+            self._index = SparseBM25(self.k1, self.b, self.epsilon, self.idf, self.dtype)
+            self._index.build(batches(), self.vocab.__len__)
+
+    def search(self, queries: Queries, k: int) -> Run:
+        if self._corpus is None:
+            raise RuntimeError("bm25: index() a corpus before search()")
+        tie_rank = self._corpus.id_ranks()
+        with bar(len(queries), f"search {self.backend}", unit="query") as progress:
+            if self.backend == "rank_bm25":
+                indices = np.full((len(queries), k), -1, dtype=np.int64)
+                scores = np.zeros((len(queries), k), dtype=np.float64)
+                for row, text in enumerate(queries.texts):
+                    all_scores = self._reference.get_scores(self.analyzer.tokenize(text))
+                    cand = np.flatnonzero(all_scores)
+                    pos, val = top_k(cand, all_scores[cand], k, tie_rank)
+                    indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
+                    progress.update(1)
+            else:
+                terms = [self.vocab.lookup(t) for t in queries.texts]
+                indices, scores = self._index.search(terms, k, tie_rank)
+                progress.update(len(queries))
+        return Run(queries.ids, self._corpus.ids, indices, scores)

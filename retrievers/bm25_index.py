@@ -1,0 +1,96 @@
+"""Our BM25 backend: an inverted index as a scipy sparse matrix of precomputed term weights.
+
+Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabulary``), counts
+term frequencies with sparse-matrix construction, and stores every (term, document) weight
+``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
+A batch of queries is one sparse product with that matrix, so a query touches only the
+postings of its terms; top-k is a partial sort of the documents that matched.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from rageval.topk import top_k
+
+# Queries are scored in batches whose postings add up to at most this many entries.
+POSTINGS_PER_BATCH = 20_000_000
+
+
+def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], epsilon: float) -> np.ndarray:
+    """``okapi``: log((N - n + .5) / (n + .5)), negatives floored at epsilon x mean idf (rank_bm25's
+    BM25Okapi); ``lucene``: log(1 + (N - n + .5) / (n + .5)) (Lucene, Pyserini)."""
+    df = df.astype(np.float64)
+    if kind == "lucene":
+        return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    if len(idf):
+        idf[idf < 0] = epsilon * idf.mean()
+    return idf
+
+
+class SparseBM25:
+    """Term-major CSR index of BM25 weights (rows: terms, columns: documents)."""
+
+    def __init__(self, k1: float, b: float, epsilon: float, idf: Literal["okapi", "lucene"], dtype=np.float64):
+        self.k1, self.b, self.epsilon, self.idf_kind, self.dtype = k1, b, epsilon, idf, dtype
+        self.weights: sp.csr_matrix | None = None
+
+    def build(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[], int]) -> None:
+        """Index from (term ids, document lengths) batches; ``n_terms()`` gives the final vocabulary size."""
+        parts, lengths = [], []
+        for term_ids, lens in batches:
+            docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
+            counts = sp.csr_matrix((np.ones(len(term_ids), dtype=np.int32), (docs, term_ids)),
+                                   shape=(len(lens), n_terms()))
+            counts.sum_duplicates()
+            parts.append(counts)
+            lengths.append(lens)
+        n_vocab = n_terms()
+        for part in parts:  # earlier batches saw a smaller vocabulary
+            part.resize((part.shape[0], n_vocab))
+        doc_len = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        n_docs = len(doc_len)
+        tf = sp.vstack(parts, format="csr").tocsc() if parts else sp.csc_matrix((0, n_vocab))
+        del parts
+        df = np.diff(tf.indptr)
+        idf = idf_weights(df, n_docs, self.idf_kind, self.epsilon)
+        avgdl = doc_len.sum() / n_docs if n_docs else 1.0
+        norm = 1 - self.b + self.b * doc_len / (avgdl or 1.0)
+        data = tf.data.astype(np.float64)
+        term_of = np.repeat(np.arange(n_vocab), df)
+        data = idf[term_of] * (data * (self.k1 + 1) / (data + self.k1 * norm[tf.indices]))
+        self.weights = sp.csr_matrix((data.astype(self.dtype), tf.indices, tf.indptr), shape=(n_vocab, n_docs))
+        self.n_docs = n_docs
+
+    def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (positions, scores) for each query's term ids; only documents that match a term."""
+        W = self.weights
+        n_q = len(query_terms)
+        indices = np.full((n_q, k), -1, dtype=np.int64)
+        scores = np.zeros((n_q, k), dtype=np.float64)
+        postings = np.diff(W.indptr)
+        start = 0
+        while start < n_q:
+            stop, budget = start, 0
+            while stop < n_q and (stop == start or budget < POSTINGS_PER_BATCH):
+                budget += int(postings[query_terms[stop]].sum()) if query_terms[stop] else 0
+                stop += 1
+            batch = query_terms[start:stop]
+            rows = np.repeat(np.arange(len(batch)), [len(t) for t in batch])
+            cols = np.fromiter((t for terms in batch for t in terms), dtype=np.int64, count=len(rows))
+            Q = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(batch), W.shape[0]))
+            S = (Q @ W).tocsr()
+            for i in range(len(batch)):
+                lo, hi = S.indptr[i], S.indptr[i + 1]
+                cand, sc = S.indices[lo:hi], S.data[lo:hi]
+                nz = sc != 0
+                if not nz.all():
+                    cand, sc = cand[nz], sc[nz]
+                pos, val = top_k(cand, sc, k, tie_rank)
+                indices[start + i, :len(pos)] = pos
+                scores[start + i, :len(pos)] = val
+            start = stop
+        return indices, scores

@@ -1,0 +1,63 @@
+"""BM25: our sparse backend against rank_bm25 (the reference) on cranfield, and the top-k rule."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from rageval import Corpus, Queries, get_retriever, load_dataset
+from rageval.topk import top_k, top_k_dense
+
+
+@pytest.fixture(scope="module")
+def cranfield(shared):
+    return load_dataset(str(shared / "cranfield"))
+
+
+@pytest.mark.parametrize("options", ["", "k1=0.9,b=0.4,stemmer=none,stopwords=none"])
+def test_sparse_scores_equal_rank_bm25(cranfield, options):
+    sparse = get_retriever(f"bm25:{options}")
+    sparse.index(cranfield.corpus)
+    reference = BM25Okapi([sparse.analyzer.tokenize(t) for t in cranfield.corpus.contents()],
+                          k1=sparse.k1, b=sparse.b, epsilon=sparse.epsilon)
+    for text in cranfield.queries.texts[:40]:
+        expected = reference.get_scores(sparse.analyzer.tokenize(text))
+        terms = sparse.vocab.lookup(text)
+        got = np.zeros(len(cranfield.corpus))
+        for t in terms:  # the index's weights summed per document
+            row = sparse._index.weights.getrow(t)
+            got[row.indices] += row.data
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+
+
+def test_rankings_identical_between_backends(cranfield):
+    runs = []
+    for spec in ("bm25", "bm25:backend=rank_bm25"):
+        r = get_retriever(spec)
+        r.index(cranfield.corpus)
+        runs.append(r.search(cranfield.queries, 100))
+    assert np.array_equal(runs[0].indices, runs[1].indices)
+    np.testing.assert_allclose(runs[0].scores, runs[1].scores, rtol=0, atol=1e-6)
+    assert (runs[0].indices[:, :10] >= 0).all()
+
+
+def test_lucene_idf_and_only_matching_documents():
+    corpus = Corpus(ids=["a", "b", "c"], texts=["cat sat", "dog ran", "cat cat dog"])
+    r = get_retriever("bm25:idf=lucene")
+    r.index(corpus)
+    run = r.search(Queries(["q"], ["cat"]), 5)
+    docs, = [d for _, d, _ in run.results()]
+    assert docs == ["c", "a"]  # b has no query term and is not returned; rows are padded with -1
+    assert run.indices[0].tolist() == [2, 0, -1, -1, -1]
+    assert (run.scores[0, :2] > 0).all()
+
+
+def test_top_k_breaks_ties_by_doc_id_descending():
+    ids = ["d1", "d3", "d2", "d0"]
+    tie_rank = Corpus(ids=ids, texts=[""] * 4).id_ranks()
+    pos, sc = top_k(np.arange(4), np.array([1.0, 2.0, 1.0, 1.0]), 2, tie_rank)
+    assert [ids[p] for p in pos] == ["d3", "d2"] and sc.tolist() == [2.0, 1.0]
+    dense_pos, dense_sc = top_k_dense(np.array([[1.0, 2.0, 1.0, 1.0], [0.0, 0.0, 5.0, 0.0]]), 3, tie_rank)
+    assert [[ids[p] for p in row] for row in dense_pos] == [["d3", "d2", "d1"], ["d2", "d3", "d1"]]
+    pos, _ = top_k_dense(np.array([[1.0, 2.0]]), 4, tie_rank[:2])
+    assert pos.tolist() == [[1, 0, -1, -1]]

@@ -1,0 +1,38 @@
+"""The data model: corpus fingerprints and tie ranks, runs and the TREC format."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rageval import Corpus, DataError, Document, Run
+
+
+def test_corpus_fingerprint_contents_and_lookup():
+    docs = [Document("b", "beta text", "B"), Document("a", "alpha", "", {"x": 1})]
+    corpus = Corpus(docs)
+    assert corpus.fingerprint == Corpus(docs).fingerprint
+    assert corpus.fingerprint != Corpus([Document("b", "beta text!", "B"), docs[1]]).fingerprint
+    assert corpus.fingerprint != Corpus(docs, fields=("text",)).fingerprint
+    assert corpus.contents() == ["B beta text", "alpha"]
+    assert corpus.get("a") == docs[1] and "a" in corpus and "z" not in corpus
+    assert corpus.id_ranks().tolist() == [1, 0]
+    assert [list(b) for b in corpus.batches(1)] == [["B beta text"], ["alpha"]]
+
+
+def test_run_trec_round_trip_keeps_scores_exactly(tmp_path):
+    scores = np.array([[1 / 3, 0.1 + 0.2, 0.0], [2.0, -1.0, 0.0]])
+    run = Run(["q1", "q2"], ["d0", "d1", "d2"], np.array([[2, 0, -1], [1, 0, -1]]), scores)
+    run.write_trec(tmp_path / "run.trec", tag="my run")
+    back = Run.read_trec(tmp_path / "run.trec")
+    assert back.to_dict() == run.to_dict() == {"q1": {"d2": 1 / 3, "d0": 0.1 + 0.2}, "q2": {"d1": 2.0, "d0": -1.0}}
+    assert (tmp_path / "run.trec").read_text().splitlines()[0] == "q1 Q0 d2 1 0.3333333333333333 my_run"
+
+
+def test_read_trec_errors(tmp_path):
+    path = tmp_path / "bad.trec"
+    path.write_text("q1 Q0 d1 1 2.0 x\nq1 Q0 d1 2 1.0 x\n")
+    with pytest.raises(DataError, match=r"bad.trec:2: document 'd1' appears twice for query 'q1'"):
+        Run.read_trec(path)
+    path.write_text("q1 Q0 d1 1 high x\n")
+    with pytest.raises(DataError, match=r"bad.trec:1: score 'high' is not a number"):
+        Run.read_trec(path)

@@ -1,0 +1,43 @@
+"""Spec strings, typed options, and the errors that list what is valid."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rageval import SpecError, get_retriever
+from rageval.registry import parse_spec
+
+
+def test_parse_spec():
+    assert parse_spec("bm25") == ("bm25", None, {})
+    assert parse_spec("bm25:k1=0.9,b=0.4") == ("bm25", None, {"k1": "0.9", "b": "0.4"})
+    assert parse_spec("beir:/data/x,fields=title,text") == ("beir", "/data/x", {"fields": "title,text"})
+    assert parse_spec("rewrite:base=bm25:k1=1,method=rm3") == ("rewrite", None, {"base": "bm25:k1=1", "method": "rm3"})
+    with pytest.raises(SpecError, match="given twice"):
+        parse_spec("bm25:k1=1,k1=2")
+
+
+def test_typed_options_and_errors():
+    r = get_retriever("bm25:k1=0.9,b=0.4,stopwords=none,lowercase=false")
+    assert (r.k1, r.b, r.analyzer.stopwords, r.analyzer.lowercase) == (0.9, 0.4, frozenset(), False)
+    assert r.spec == "bm25:k1=0.9,b=0.4,stopwords=none,lowercase=false"
+    with pytest.raises(SpecError, match=r"unknown retriever 'bm52'; available: .*bm25"):
+        get_retriever("bm52")
+    with pytest.raises(SpecError, match=r"retriever 'bm25' has no option 'k2'; its options: k1 \(float\), b \(float\)"):
+        get_retriever("bm25:k2=1")
+    with pytest.raises(SpecError, match=r"option k1='abc': expected float"):
+        get_retriever("bm25:k1=abc")
+    with pytest.raises(SpecError, match=r"option backend='lucene': expected one of sparse, rank_bm25"):
+        get_retriever("bm25:backend=lucene")
+    with pytest.raises(SpecError, match=r"unknown stemmer 'klingon'; available: none, .*english"):
+        get_retriever("bm25:stemmer=klingon")
+
+
+def test_rageval_list_names_every_plugin_kind():
+    out = subprocess.run([sys.executable, "-m", "rageval.cli", "list"], capture_output=True, text=True, check=True).stdout
+    for kind, name in [("corpora", "beir"), ("corpora", "irds"), ("retrievers", "bm25"), ("metrics", "ndcg"),
+                       ("metrics", "sufficiency")]:
+        assert any(line.split()[:2] == [kind, name] for line in out.splitlines()), (kind, name)
+    assert "Okapi BM25" in out

@@ -1,0 +1,144 @@
+"""``rageval run`` end to end on the shared collections: leaderboard, files, pytrec_eval agreement, resume."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytrec_eval
+
+from rageval import load_dataset
+from rageval.cli import main
+from rageval.runner import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def trec_means(folder: Path, dataset, measures: dict[str, str]) -> dict[str, float]:
+    """Means of pytrec_eval measures computed directly from a written run.trec."""
+    run_dict: dict[str, dict[str, float]] = {}
+    for line in (folder / "run.trec").read_text().splitlines():
+        q, _, d, _, s, _ = line.split()
+        run_dict.setdefault(q, {})[d] = float(s)
+    qrels = {q: j for q, j in dataset.qrels.items() if any(g > 0 for g in j.values())}
+    values = pytrec_eval.RelevanceEvaluator(qrels, set(measures.values())).evaluate(run_dict)
+    out = {}
+    for name, measure in measures.items():
+        key = measure.replace(".", "_")
+        out[name] = sum(values.get(q, {}).get(key, 0.0) for q in qrels) / len(qrels)
+    return out
+
+
+def test_cranfield_both_backends_agree_with_pytrec_eval(shared, tmp_path, capsys):
+    assert main(["run", "--dataset", str(shared / "cranfield"), "--retriever", "bm25",
+                 "--retriever", "bm25:backend=rank_bm25", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:5] for line in out.splitlines() if line.startswith("bm25")}
+    assert rows["bm25"] == rows["bm25:backend=rank_bm25"]
+    ds = load_dataset(str(shared / "cranfield"))
+    for folder in ("bm25", "bm25_backend=rank_bm25"):
+        metrics = json.loads((tmp_path / "cranfield.test" / folder / "metrics.json").read_text())
+        assert metrics["n_queries"] == 225
+        expected = trec_means(tmp_path / "cranfield.test" / folder, ds, {"nDCG@10": "ndcg_cut.10", "Recall@100": "recall.100"})
+        assert metrics["metrics"]["nDCG@10"] == pytest.approx(expected["nDCG@10"], abs=1e-12)
+        assert metrics["metrics"]["Recall@100"] == pytest.approx(expected["Recall@100"], abs=1e-12)
+        # MRR@10 = recip_rank over the run cut at 10 (trec_eval's order: score desc, doc id desc)
+        lines = [l.split() for l in (tmp_path / "cranfield.test" / folder / "run.trec").read_text().splitlines()]
+        rr = {}
+        for q, _, d, rank, s, _ in lines:
+            if int(rank) <= 10 and q not in rr and ds.qrels.get(q, {}).get(d, 0) > 0:
+                rr[q] = 1 / int(rank)
+        assert metrics["metrics"]["MRR@10"] == pytest.approx(sum(rr.values()) / 225, abs=1e-12)
+        per_query = [json.loads(l) for l in (tmp_path / "cranfield.test" / folder / "per_query.jsonl").read_text().splitlines()]
+        assert len(per_query) == 225 and set(per_query[0]) == {"query_id", "nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10"}
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["datasets"]["cranfield.test"]) == {"bm25", "bm25:backend=rank_bm25"}
+
+
+@pytest.mark.parametrize("name, split, metrics, min_first", [
+    ("adi", None, ["nDCG@10", "MRR@10"], 0.2),
+    ("cosqa", "test", ["MRR@10", "nDCG@10"], 0.1),
+    ("mtrb/restbench", None, ["Sufficiency@5", "Sufficiency@10"], 0.05),
+    ("mtrb/metatool", None, ["Sufficiency@5", "Sufficiency@10"], 0.2),
+])
+def test_other_collections(shared, tmp_path, name, split, metrics, min_first):
+    ds = load_dataset(str(shared / name), split)
+    outcomes = run(str(shared / name), ["bm25", "bm25:backend=rank_bm25"], metrics, out=tmp_path, split=split)
+    assert [o.error for o in outcomes] == [None, None]
+    assert outcomes[0].means == pytest.approx(outcomes[1].means, abs=1e-12)
+    assert outcomes[0].means[metrics[0]] > min_first
+    folder = tmp_path / ds.label / "bm25"
+    if metrics[0].startswith("nDCG") or metrics[0].startswith("MRR"):
+        measure = {"nDCG@10": "ndcg_cut.10"}
+        assert outcomes[0].means["nDCG@10"] == pytest.approx(trec_means(folder, ds, measure)["nDCG@10"], abs=1e-12)
+
+
+def test_irds_cranfield_offline_matches_the_beir_copy(shared, irds_home, tmp_path):
+    env = {**os.environ, "IR_DATASETS_HOME": str(irds_home)}
+    code = ("import sys; from rageval.cli import main; sys.exit(main(['run', '--dataset', 'irds:cranfield', "
+            f"'--retriever', 'bm25', '--out', {str(tmp_path)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    irds = json.loads((tmp_path / "cranfield" / "bm25" / "metrics.json").read_text())
+    run(str(shared / "cranfield"), ["bm25"], out=tmp_path / "beir")
+    beir = json.loads((tmp_path / "beir" / "cranfield.test" / "bm25" / "metrics.json").read_text())
+    assert irds["n_queries"] == beir["n_queries"] == 225
+    # same judgments (grades reversed to higher-is-better); ir_datasets' text keeps its line breaks
+    assert irds["metrics"]["nDCG@10"] == pytest.approx(beir["metrics"]["nDCG@10"], abs=0.02)
+
+
+def test_resume_redoes_only_what_is_missing(shared, tmp_path):
+    spec = str(shared / "adi")
+    first = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path)[0]
+    folder = tmp_path / "adi.test" / "bm25"
+    assert not first.resumed
+    again = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path)[0]
+    assert again.resumed and again.means == first.means
+    (folder / "metrics.json").unlink()  # interrupted after the search: scoring is redone from run.trec
+    trec_mtime = (folder / "run.trec").stat().st_mtime_ns
+    third = run(spec, ["bm25"], ["nDCG@10", "MRR@10"], out=tmp_path)[0]
+    assert third.resumed and (folder / "run.trec").stat().st_mtime_ns == trec_mtime
+    assert third.means["nDCG@10"] == first.means["nDCG@10"]
+    other = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path, resume=False)[0]
+    assert not other.resumed
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_failing_retriever_is_reported_and_the_rest_goes_on(shared, tmp_path, capsys):
+    code = main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25:k1=-1", "--retriever", "bm25",
+                 "--out", str(tmp_path)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAILED: bm25: need k1 >= 0" in out
+    assert (tmp_path / "adi.test" / "bm25" / "metrics.json").is_file()
+    assert not (tmp_path / "adi.test" / "bm25_k1=-1").exists()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["failed"][0]["retriever"] == "bm25:k1=-1"
+
+
+def test_bad_specs_fail_before_any_work(shared, tmp_path, capsys):
+    assert main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25:k2=1", "--out", str(tmp_path)]) == 2
+    assert "has no option 'k2'" in capsys.readouterr().err
+    assert main(["run", "--dataset", str(shared / "adi"), "--metric", "nDGC@10", "--out", str(tmp_path)]) == 2
+    assert "unknown metric 'ndgc'" in capsys.readouterr().err
+    assert main(["run", "--dataset", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_out_of_tree_plugin_installs_and_runs(shared, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(ROOT / "examples" / "rageval-example-plugin")], check=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    listing = subprocess.run([sys.executable, "-m", "rageval.cli", "list"], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    assert "tfidf" in listing and "TF-IDF cosine similarity" in listing
+    proc = subprocess.run([sys.executable, "-m", "rageval.cli", "run", "--dataset", str(shared / "cranfield"),
+                           "--retriever", "tfidf", "--retriever", "bm25", "--out", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "out" / "cranfield.test" / "tfidf" / "metrics.json").read_text())
+    assert 0.2 < metrics["metrics"]["nDCG@10"] < 0.5
