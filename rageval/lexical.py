@@ -54,7 +54,7 @@ class Analyzer:
 
     def raw_tokens(self, text: str) -> list[str]:
         """Tokens before stop-word removal and stemming."""
-        if self.split_identifiers:
+        if self.split_identifiers and not text.islower():  # islower: no capital letter, nothing to split
             text = _CAMEL.sub(" ", text)
         if self.lowercase:
             text = text.lower()

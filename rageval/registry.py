@@ -64,6 +64,8 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     options: dict[str, str] = {}
     last: str | None = None
     for piece in rest.split(",") if rest else []:
+        if not piece.strip():
+            continue
         key, eq, value = piece.partition("=")
         if eq and _KEY.fullmatch(key.strip()):
             last = key.strip().replace("-", "_")

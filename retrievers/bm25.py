@@ -15,7 +15,7 @@ from rageval.topk import top_k
 
 from .bm25_index import SparseBM25
 
-INDEX_BATCH = 20_000
+INDEX_BATCH = 4_096
 
 
 class BM25(Retriever):

@@ -1,7 +1,7 @@
 """Our BM25 backend: an inverted index as a scipy sparse matrix of precomputed term weights.
 
 Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabulary``), counts
-term frequencies with sparse-matrix construction, and stores every (term, document) weight
+term frequencies per batch, and stores every (term, document) weight
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
 A batch of queries is one sparse product with that matrix, so a query touches only the
 postings of its terms; top-k is a partial sort of the documents that matched.
@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from rageval.topk import top_k
 
 # Queries are scored in batches whose postings add up to at most this many entries.
-POSTINGS_PER_BATCH = 20_000_000
+POSTINGS_PER_BATCH = 2_000_000
 
 
 def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], epsilon: float) -> np.ndarray:
@@ -39,7 +39,11 @@ class SparseBM25:
         self.weights: sp.csr_matrix | None = None
 
     def build(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[], int]) -> None:
-        """Index from (term ids, document lengths) batches; ``n_terms()`` gives the final vocabulary size."""
+        """Index from (term ids, document lengths) batches; ``n_terms()`` gives the vocabulary size so far.
+
+        Memory stays near 12 bytes per posting: each batch is reduced to (doc, term, tf) counts,
+        and the counts are placed term by term into the final arrays, batch after batch.
+        """
         parts, lengths = [], []
         for term_ids, lens in batches:
             docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
@@ -49,20 +53,43 @@ class SparseBM25:
             parts.append(counts)
             lengths.append(lens)
         n_vocab = n_terms()
-        for part in parts:  # earlier batches saw a smaller vocabulary
-            part.resize((part.shape[0], n_vocab))
         doc_len = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
         n_docs = len(doc_len)
-        tf = sp.vstack(parts, format="csr").tocsc() if parts else sp.csc_matrix((0, n_vocab))
-        del parts
-        df = np.diff(tf.indptr)
+        df = np.zeros(n_vocab, dtype=np.int64)
+        for part in parts:
+            df += np.bincount(part.indices, minlength=n_vocab)
+        index_dtype = np.int32 if df.sum() < 2**31 else np.int64
+        indptr = np.concatenate([[0], np.cumsum(df)]).astype(index_dtype)
+        doc_ids = np.empty(indptr[-1], dtype=np.int32)
+        tf = np.empty(indptr[-1], dtype=np.int32)
+        fill = indptr[:-1].copy()
+        first_doc = 0
+        while parts:  # counting sort by term; within a term documents stay in corpus order
+            part = parts.pop(0)
+            rows = np.repeat(np.arange(first_doc, first_doc + part.shape[0], dtype=np.int32), np.diff(part.indptr))
+            order = np.argsort(part.indices, kind="stable")
+            terms = part.indices[order]
+            starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
+            run_len = np.diff(np.r_[starts, len(terms)])
+            dest = fill[terms] + (np.arange(len(terms)) - np.repeat(starts, run_len))
+            doc_ids[dest] = rows[order]
+            tf[dest] = part.data[order]
+            fill[terms[starts]] += run_len
+            first_doc += part.shape[0]
+            del part, rows, order, terms, dest
         idf = idf_weights(df, n_docs, self.idf_kind, self.epsilon)
         avgdl = doc_len.sum() / n_docs if n_docs else 1.0
         norm = 1 - self.b + self.b * doc_len / (avgdl or 1.0)
-        data = tf.data.astype(np.float64)
-        term_of = np.repeat(np.arange(n_vocab), df)
-        data = idf[term_of] * (data * (self.k1 + 1) / (data + self.k1 * norm[tf.indices]))
-        self.weights = sp.csr_matrix((data.astype(self.dtype), tf.indices, tf.indptr), shape=(n_vocab, n_docs))
+        weight = tf.astype(np.float64)
+        del tf
+        denom = norm[doc_ids]
+        denom *= self.k1
+        denom += weight
+        weight *= self.k1 + 1
+        weight /= denom
+        del denom
+        weight *= np.repeat(idf, df)
+        self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
         self.n_docs = n_docs
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
