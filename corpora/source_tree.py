@@ -1,0 +1,72 @@
+"""Walking a source tree: which files are code we can read, and a count of everything skipped."""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from rageval.treesitter import BY_EXTENSION
+
+# Folders never walked: virtualenvs, build output, vendored code, caches (hidden folders are skipped too).
+SKIP_DIRS = frozenset({
+    "node_modules", "bower_components", "__pycache__", "site-packages", "dist-packages", "venv", "build", "dist",
+    "target", "vendor", "vendors", "third_party", "thirdparty", "_vendor", "_bundled",
+})
+GENERATED_NAME = re.compile(r"(\.min\.js|_pb2\.py|\.pb\.go|\.generated\.\w+|_generated\.\w+)$")
+GENERATED_HEADER = re.compile(rb"(?i)(@generated|auto-?generated|automatically generated|do not edit|"
+                              rb"generated (from|by|with) [^\n]{0,80}?\b[\w-]+\.(py|pl|sh|txt|proto|y)\b)")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str       # relative to the tree's root, with forward slashes
+    language: str
+    data: bytes
+    text: str
+
+
+def walk(root: Path, max_bytes: int, exclude: frozenset[str], counts: Counter) -> Iterator[SourceFile]:
+    """Readable source files under ``root`` in a stable order; every skipped file is counted by reason.
+
+    Symbolic links are never followed (so no loop), folders holding a ``pyvenv.cfg`` are virtualenvs.
+    """
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        base = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS and d not in exclude
+                         and not (base / d).is_symlink() and not (base / d / "pyvenv.cfg").exists())
+        for name in sorted(files):
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            language = BY_EXTENSION.get(path.suffix.lower())
+            if language is None:
+                counts["unknown extension"] += 1
+                continue
+            if path.is_symlink():
+                counts["symlink"] += 1
+                continue
+            if GENERATED_NAME.search(name):
+                counts["generated"] += 1
+                continue
+            try:
+                if path.stat().st_size > max_bytes:
+                    counts["over size cap"] += 1
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                counts["unreadable"] += 1
+                continue
+            if b"\x00" in data[:8192]:
+                counts["binary"] += 1
+                continue
+            if GENERATED_HEADER.search(data[:1024]):
+                counts["generated"] += 1
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                counts["undecodable"] += 1
+                continue
+            yield SourceFile(rel, language, data, text)
