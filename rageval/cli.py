@@ -56,8 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="show debugging detail, tracebacks included")
     sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr,
-                        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    log = logging.getLogger("rageval")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     try:
         if args.command == "list":
             return _list()

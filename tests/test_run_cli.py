@@ -144,11 +144,15 @@ def test_out_of_tree_plugin_installs_and_runs(shared, tmp_path):
     assert 0.2 < metrics["metrics"]["nDCG@10"] < 0.5
 
 
+@pytest.mark.slow
 def test_bare_rageval_run_is_the_embedded_default(tmp_path, monkeypatch, capsys):
     """No dataset, no download: the standard library's test split with every default retriever."""
     monkeypatch.chdir(tmp_path)
     assert main(["run"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("stdlib-py") and "\nbm25 " in out
+    from retrievers.dense import Dense
+
+    assert ("\ndense " in out) == Dense.usable()  # the bundled model needs no download
     metrics = json.loads(next(tmp_path.glob("runs/stdlib-py*.test/bm25/metrics.json")).read_text())
     assert metrics["n_queries"] > 300 and metrics["metrics"]["MRR@10"] > 0.2
