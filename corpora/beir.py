@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rageval.data import Corpus, Dataset, Qrels, Queries, Spans
+from rageval.data import Corpus, Dataset, Qrels, Queries, Span, Spans
 from rageval.errors import DataError
 from rageval.plugins import DatasetLoader
 
@@ -52,10 +52,15 @@ def read_qrels(path: Path) -> Qrels:
 class BeirLoader(DatasetLoader):
     """BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, optional spans.jsonl."""
 
-    def __init__(self, path: Path, fields: str = "title,text", name: str = ""):
+    def __init__(self, path: Path, fields: str = "title,text", name: str = "", group_by: str = "",
+                 lenient: bool = False):
         self.path = Path(path)
         self.fields = tuple(f.strip() for f in fields.split(",") if f.strip())
         self.name = name or self.path.resolve().name
+        self.group_by = group_by
+        self.lenient = lenient
+        if group_by not in ("", "title"):
+            raise DataError(self.path, f"group_by={group_by!r}: only 'title' is supported")
         if not self.fields:
             raise DataError(self.path, "fields= names no field")
 
@@ -76,9 +81,10 @@ class BeirLoader(DatasetLoader):
         queries = queries.subset(qrels)
         spans = None
         if (self.path / "spans.jsonl").is_file():
-            spans = read_spans(self.path / "spans.jsonl", corpus, set(queries.ids))
-        return Dataset(self.name, corpus, queries, qrels, spans, split,
-                       meta={"source": str(self.path), "fields": list(self.fields)})
+            spans = read_spans(self.path / "spans.jsonl", corpus, set(queries.ids), self.lenient)
+        dataset = Dataset(self.name, corpus, queries, qrels, spans, split,
+                          meta={"source": str(self.path), "fields": list(self.fields)})
+        return join_by_title(dataset) if self.group_by == "title" else dataset
 
     def _corpus(self, path: Path) -> Corpus:
         ids, texts, titles, metas = [], [], [], []
@@ -136,23 +142,75 @@ class BeirLoader(DatasetLoader):
         return kept
 
 
-def read_spans(path: Path, corpus: Corpus, query_ids: set[str]) -> Spans:
-    """Reference spans ``{"query-id", "corpus-id", "start", "end", "text"?}``, checked against the corpus."""
+def read_spans(path: Path, corpus: Corpus, query_ids: set[str], lenient: bool = False) -> Spans:
+    """Reference spans ``{"query-id", "corpus-id", "start", "end", "text"?}``, checked against the
+    corpus: a bad span is an error naming its line, or with ``lenient`` skipped and counted."""
     spans: Spans = {}
+    skipped = 0
     for line_no, obj in read_jsonl(path):
-        qid = string_field(path, line_no, obj, "query-id")
-        if qid not in query_ids:
+        try:
+            span = _span(path, line_no, obj, corpus, query_ids)
+        except DataError:
+            if not lenient:
+                raise
+            skipped += 1
             continue
-        did = string_field(path, line_no, obj, "corpus-id")
-        if did not in corpus:
-            raise DataError(path, f"query {qid!r}: span names unknown document {did!r}", line_no)
-        start, end = obj.get("start"), obj.get("end")
-        text = corpus.texts[corpus.position(did)]
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)):
-            raise DataError(path, f"query {qid!r}: offsets start={start!r}, end={end!r} are not within "
-                                  f"document {did!r} (length {len(text)})", line_no)
-        if "text" in obj and text[start:end] != obj["text"]:
-            raise DataError(path, f"query {qid!r}: span text {str(obj['text'])[:40]!r} does not match document "
-                                  f"{did!r} at [{start}:{end}] ({text[start:end][:40]!r})", line_no)
-        spans.setdefault(qid, []).append((did, start, end))
+        if span is not None:
+            spans.setdefault(span[0], []).append(span[1])
+    if skipped:
+        log.warning("%s: skipped %d spans that do not match the corpus (lenient)", path, skipped)
     return spans
+
+
+def _span(path: Path, line_no: int, obj: dict, corpus: Corpus, query_ids: set[str]) -> tuple[str, Span] | None:
+    """One checked span line: (query id, (doc id, start, end)), or None for a query of another split."""
+    qid = string_field(path, line_no, obj, "query-id")
+    if qid not in query_ids:
+        return None
+    did = string_field(path, line_no, obj, "corpus-id")
+    if did not in corpus:
+        raise DataError(path, f"query {qid!r}: span names unknown document {did!r}", line_no)
+    start, end = obj.get("start"), obj.get("end")
+    text = corpus.texts[corpus.position(did)]
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)):
+        raise DataError(path, f"query {qid!r}: offsets start={start!r}, end={end!r} are not within "
+                              f"document {did!r} (length {len(text)})", line_no)
+    if "text" in obj and text[start:end] != obj["text"]:
+        raise DataError(path, f"query {qid!r}: span text {str(obj['text'])[:40]!r} does not match document "
+                              f"{did!r} at [{start}:{end}] ({text[start:end][:40]!r})", line_no)
+    return qid, (did, start, end)
+
+
+def join_by_title(dataset: Dataset, separator: str = "\n\n") -> Dataset:
+    """One document per title (e.g. an article from its paragraphs): texts joined in corpus order,
+    judgments and spans moved to the joined document, span offsets shifted."""
+    corpus = dataset.corpus
+    order: dict[str, list[int]] = {}
+    for i, title in enumerate(corpus.titles):
+        order.setdefault(title or corpus.ids[i], []).append(i)
+    ids, texts, titles, metas = [], [], [], []
+    moved: dict[str, tuple[str, int]] = {}
+    for title, rows in order.items():
+        new_id = "_".join(title.split())
+        offset, parts = 0, []
+        for i in rows:
+            moved[corpus.ids[i]] = (new_id, offset)
+            parts.append(corpus.texts[i])
+            offset += len(corpus.texts[i]) + len(separator)
+        ids.append(new_id)
+        texts.append(separator.join(parts))
+        titles.append(title)
+        metas.append({"parts": [corpus.ids[i] for i in rows]})
+    qrels = {}
+    for q, judged in dataset.qrels.items():
+        joined: dict[str, int] = {}
+        for d, g in judged.items():
+            joined[moved[d][0]] = max(g, joined.get(moved[d][0], g))
+        qrels[q] = joined
+    spans = None
+    if dataset.spans is not None:
+        spans = {q: [(moved[d][0], s + moved[d][1], e + moved[d][1]) for d, s, e in refs]
+                 for q, refs in dataset.spans.items()}
+    grouped = Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=corpus.fields)
+    return Dataset(dataset.name + "-by-title", grouped, dataset.queries, qrels, spans, dataset.split,
+                   meta={**dataset.meta, "grouped_by": "title"})

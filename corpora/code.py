@@ -31,7 +31,7 @@ from .source_tree import walk
 
 log = logging.getLogger("rageval")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "dev", "test")
 # Folders of the standard library that are its test suites or bundled third-party code.
 STDLIB_EXCLUDE = frozenset({"test", "tests", "idle_test", "lib-dynload", "ensurepip", "pydoc_data", "__phello__"})
@@ -149,7 +149,8 @@ class CodeLoader(DatasetLoader):
                 dropped["summary repeated in the code"] += 1
             else:
                 records.append({"id": _doc_id(fn), "name": fn.name, "path": fn.path, "language": fn.language,
-                                "start": fn.start, "end": fn.end, "code": fn.code, "summary": summary,
+                                "start": fn.start, "end": fn.end, "doc_start": fn.doc_start,
+                                "doc_end": fn.doc_end, "code": fn.code, "summary": summary,
                                 "split": split_of(fn.path)})
         ids = Counter(r["id"] for r in records)
         records = [r for r in records if ids[r["id"]] == 1]

@@ -6,9 +6,9 @@ import inspect
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from tree_sitter import Node
 
+from rageval.tokens import byte_to_char
 from rageval.treesitter import LANGUAGES, functions, node_name, parser
 
 from .source_tree import SourceFile
@@ -28,15 +28,8 @@ class Function:
     line: int          # 1-based line of the start
     code: str
     doc: str           # the cleaned docstring or leading comment ('' when none)
-
-
-def _char_offsets(src: SourceFile):
-    """Byte offset -> character offset (tree-sitter counts bytes of UTF-8)."""
-    if len(src.data) == len(src.text):
-        return lambda b: b
-    starts = (np.frombuffer(src.data, dtype=np.uint8) & 0xC0) != 0x80
-    prefix = np.concatenate([[0], np.cumsum(starts)])
-    return lambda b: int(prefix[b])
+    doc_start: int     # character range of that docstring or comment in the file (equal when none)
+    doc_end: int
 
 
 def module_name(path: str) -> str:
@@ -81,7 +74,8 @@ def clean_comment(texts: list[str]) -> str:
     return inspect.cleandoc("\n".join(lines))
 
 
-def _leading_comment(node: Node, spec) -> str:
+def _leading_comment(node: Node, spec) -> tuple[str, int, int]:
+    """The comment block right above a function: its cleaned text and byte range."""
     anchor = node
     while anchor.parent is not None and anchor.parent.type in spec.wrappers:
         anchor = anchor.parent
@@ -97,7 +91,10 @@ def _leading_comment(node: Node, spec) -> str:
             comments.append(sibling)
         line = sibling.start_point[0]
         sibling = sibling.prev_sibling
-    return clean_comment([c.text.decode("utf-8", "replace") for c in reversed(comments)])
+    if not comments:
+        return "", node.start_byte, node.start_byte
+    text = clean_comment([c.text.decode("utf-8", "replace") for c in reversed(comments)])
+    return text, comments[-1].start_byte, comments[0].end_byte
 
 
 def _python_docstring(node: Node) -> Node | None:
@@ -121,25 +118,27 @@ def extract(src: SourceFile) -> tuple[list[Function], bool]:
     """The functions of a file that parsed cleanly, and whether the file had parse errors."""
     spec = LANGUAGES[src.language]
     tree = parser(src.language).parse(src.data)
-    to_char = _char_offsets(src)
+    to_char = byte_to_char(src.text)
     module = module_name(src.path)
     found = []
     for node in functions(src.language, tree.root_node):
         if node.has_error or (node.type != "variable_declarator" and node.child_by_field_name("body") is None
                               and src.language not in ("ruby",)):
             continue
-        start, end = to_char(node.start_byte), to_char(node.end_byte)
+        start, end = int(to_char[node.start_byte]), int(to_char[node.end_byte])
         code = src.text[start:end]
         if src.language == "python":
             doc_node = _python_docstring(node)
-            doc = ""
+            doc, doc_start, doc_end = "", start, start
             if doc_node is not None:
                 doc = _string_value(doc_node.text.decode("utf-8", "replace"))
-                code = _without(src.text, start, end, to_char(doc_node.start_byte), to_char(doc_node.end_byte))
+                doc_start, doc_end = int(to_char[doc_node.start_byte]), int(to_char[doc_node.end_byte])
+                code = _without(src.text, start, end, doc_start, doc_end)
         else:
-            doc = _leading_comment(node, spec)
+            doc, first, last = _leading_comment(node, spec)
+            doc_start, doc_end = int(to_char[first]), int(to_char[last])
         found.append(Function(src.path, src.language, _qualified(node, spec.scopes, module), start, end,
-                              node.start_point[0] + 1, code, doc))
+                              node.start_point[0] + 1, code, doc, doc_start, doc_end))
     return found, tree.root_node.has_error
 
 

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from . import registry
 from .errors import RagevalError
-from .evaluation import DEFAULT_METRICS, canonical
+from .evaluation import DEFAULT_METRICS, SPAN_METRICS, canonical
 from .report import leaderboard, table
 from .runner import run
 
@@ -29,9 +29,11 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    metrics = [canonical(m) for m in args.metric or DEFAULT_METRICS]
+    defaults = [*DEFAULT_METRICS, *SPAN_METRICS] if args.chunker else DEFAULT_METRICS
+    metrics = [canonical(m) for m in args.metric or defaults]
     outcomes = run(args.dataset or [DEFAULT_DATASET], args.retriever, metrics, k=args.k, out=args.out,
-                   split=args.split, ignore_identical_ids=args.ignore_identical_ids, resume=not args.no_resume)
+                   split=args.split, ignore_identical_ids=args.ignore_identical_ids, resume=not args.no_resume,
+                   chunkers=args.chunker or (), span_unit=args.span_unit, chroma=args.chroma)
     print(leaderboard(outcomes, metrics))
     print(f"\nresults: {args.out}/results.json")
     return 1 if any(o.error for o in outcomes) else 0
@@ -46,8 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split", help="qrels split (default: test, or the only one)")
     p.add_argument("--retriever", action="append", metavar="SPEC",
                    help="e.g. bm25, bm25:k1=0.9,b=0.4 (repeatable; default: every built-in that needs no training)")
+    p.add_argument("--chunker", action="append", metavar="SPEC",
+                   help="chunk the corpus first, e.g. fixed:size=200,overlap=50 (repeatable: every chunker x retriever)")
     p.add_argument("--metric", action="append", metavar="M",
-                   help=f"e.g. nDCG@10 (repeatable; default: {' '.join(DEFAULT_METRICS)})")
+                   help=f"e.g. nDCG@10, IoU@5 (repeatable; default: {' '.join(DEFAULT_METRICS)}, "
+                        f"plus {' '.join(SPAN_METRICS)} with --chunker)")
+    p.add_argument("--span-unit", default="regex", metavar="UNIT",
+                   help="token unit of span measures: regex (default), chars, cl100k_base, hf:/path/to/tokenizer")
+    p.add_argument("--chroma", action="store_true",
+                   help="span measures as the public chunking evaluation computes them (characters, summed chunk lengths)")
     p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
     p.add_argument("--out", default="runs", help="output folder (default: runs)")
     p.add_argument("--ignore-identical-ids", action="store_true",

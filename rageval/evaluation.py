@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import registry
-from .data import Dataset
+from .data import Corpus, Dataset
 from .errors import SpecError
-from .metrics import Metric
+from .metrics import Judged, Metric
 from .runs import Run
 
 DEFAULT_METRICS = ("nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10")
+SPAN_METRICS = ("span_recall@5", "span_precision@5", "IoU@5", "precision_omega")
 _NAME = re.compile(r"\s*([A-Za-z_][\w-]*)\s*(?:@\s*(\d+))?\s*")
 
 
@@ -53,40 +54,56 @@ def max_cutoff(metrics: Sequence[str]) -> int:
 
 
 def evaluate(run: Run, dataset: Dataset, metrics: Sequence[str] = DEFAULT_METRICS,
-             ignore_identical_ids: bool = False) -> Results:
+             ignore_identical_ids: bool = False, corpus: Corpus | None = None,
+             span_unit: str = "regex", chroma: bool = False) -> Results:
     """Score ``run`` on ``dataset``.
 
     Averages are over every query of the dataset with at least one relevant (grade > 0)
     judgment; a judged query without results scores 0; queries with no relevant judgment are
     left out and counted in ``n_without_relevant``. With ``ignore_identical_ids`` a document
     whose id equals the query id is dropped from the results first (BEIR's option).
+    ``corpus`` is what was searched when it is not the dataset's own (a chunked corpus): ranking
+    measures then see each document at the rank of its best chunk; span measures (averaged over
+    the queries with reference spans) use ``span_unit`` tokens, or ``chroma`` mode.
     """
     parsed = [parse_metric(m) for m in metrics]
+    corpus = corpus if corpus is not None else dataset.corpus
     query_ids = set(dataset.queries.ids)
-    judged = {q: j for q, j in dataset.qrels.items() if q in query_ids and any(g > 0 for g in j.values())}
-    n_without = len(query_ids) - len(judged)
+    qrels = {q: j for q, j in dataset.qrels.items() if q in query_ids and any(g > 0 for g in j.values())}
 
-    ranked: dict[str, list[tuple[str, float]]] = {q: [] for q in judged}
+    ranked: dict[str, list[tuple[str, float]]] = {}
     for qid, docs, scores in run.results():
-        if qid not in judged:
-            continue
-        pairs = zip(docs, scores)
-        if ignore_identical_ids:
-            pairs = ((d, s) for d, s in pairs if d != qid)
-        ranked[qid] = sorted(pairs, key=lambda p: (p[1], p[0]), reverse=True)
+        if qid in query_ids:
+            ranked[qid] = sorted(zip(docs, scores), key=lambda p: (p[1], p[0]), reverse=True)
+    documents = {q: _documents(ranked.get(q, []), corpus, q if ignore_identical_ids else None) for q in qrels}
+    judged = Judged(dataset, corpus, ranked, documents, qrels, {"span_unit": span_unit, "chroma": chroma})
 
     by_family: dict[type, tuple[Metric, list[int | None]]] = {}
     for metric, k in parsed:
         by_family.setdefault(type(metric), (metric, []))[1].append(k)
     per_query: dict[str, dict[str, float]] = {}
     for metric, cutoffs in by_family.values():
-        values = metric.compute(ranked, judged, sorted(set(cutoffs), key=lambda c: c or 0))
+        values = metric.compute(judged, sorted(set(cutoffs), key=lambda c: c or 0))
         for k in cutoffs:
-            got = values[k]
-            per_query[metric.name(k)] = {q: float(got.get(q, 0.0)) for q in judged}
+            per_query[metric.name(k)] = {q: float(v) for q, v in values[k].items()}
     names = [metric.name(k) for metric, k in parsed]
-    means = {n: (sum(per_query[n].values()) / len(judged) if judged else 0.0) for n in names}
-    return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(judged),
-                   n_without_relevant=n_without,
-                   settings={"metrics": names, "ignore_identical_ids": ignore_identical_ids,
-                             "tie_break": "score desc, doc id desc (trec_eval)"})
+    means = {n: (sum(per_query[n].values()) / len(per_query[n]) if per_query[n] else 0.0) for n in names}
+    settings: dict[str, Any] = {"metrics": names, "ignore_identical_ids": ignore_identical_ids,
+                                "tie_break": "score desc, doc id desc (trec_eval)"}
+    if any(m.uses_spans for m, _ in parsed):
+        settings["span_unit"] = "chars (chroma)" if chroma else span_unit
+    if corpus is not dataset.corpus:
+        settings["document_rank"] = "rank of the document's best chunk"
+    return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(qrels),
+                   n_without_relevant=len(query_ids) - len(qrels), settings=settings)
+
+
+def _documents(ranked: list[tuple[str, float]], corpus: Corpus, drop: str | None) -> list[tuple[str, float]]:
+    """Document-level list: a chunk stands for its parent, each document at its first (best) rank."""
+    seen: dict[str, float] = {}
+    for doc, score in ranked:
+        if doc in corpus:
+            doc = corpus.metas[corpus.position(doc)].get("parent", doc)
+        if doc != drop and doc not in seen:
+            seen[doc] = score
+    return list(seen.items())

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .data import Corpus, Dataset, Queries
+from .data import Corpus, Dataset, Document, Queries
+from .errors import RagevalError
 from .runs import Run
 
 
@@ -49,3 +50,30 @@ class Retriever:
     def config(self) -> dict[str, Any]:
         """Everything that determines the index, recorded in metrics.json and used as a cache key."""
         return {"name": self.name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in self.options.items()}}
+
+
+class Chunker:
+    """A chunker plugin (entry-point group ``rageval.chunkers``): documents to chunks.
+
+    ``spans(doc)`` gives the chunks' character ranges; every chunk is a Document whose ``meta``
+    holds ``parent``, ``start`` and ``end``, so ``parent.text[start:end] == chunk.text``.
+    """
+
+    spec: str = ""
+
+    def spans(self, doc: Document) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def chunk(self, corpus: Corpus) -> Corpus:
+        ids, texts, titles, metas = [], [], [], []
+        for i in range(len(corpus)):
+            doc = corpus[i]
+            for n, (start, end) in enumerate(self.spans(doc)):
+                ids.append(f"{doc.id}#{n}")
+                texts.append(doc.text[start:end])
+                titles.append(doc.title)
+                metas.append({"parent": doc.id, "start": start, "end": end})
+        if not ids:
+            raise RagevalError(f"chunker {self.spec or type(self).__name__}: the corpus gave no chunk (all documents empty?)")
+        fields = tuple(f for f in corpus.fields if f in ("title", "text")) or ("text",)
+        return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=fields)

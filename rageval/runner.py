@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .data import Dataset
+from .data import Corpus, Dataset
 from .datasets import load_dataset
 from .errors import RagevalError
 from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
 from .files import write_json, write_jsonl
 from .plugins import Retriever
 from .runs import Run
+from .tokens import Unit
 
 log = logging.getLogger("rageval")
 
@@ -84,23 +85,40 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _run_settings(dataset: Dataset, retriever: Retriever, spec: str, depth: int) -> dict[str, Any]:
+@dataclass
+class Scoring:
+    """How runs are scored: metric names and the options of evaluate()."""
+
+    metrics: Sequence[str] = DEFAULT_METRICS
+    ignore_identical_ids: bool = False
+    span_unit: str = "regex"
+    chroma: bool = False
+
+    def request(self) -> dict[str, Any]:
+        return {"metrics": list(self.metrics), "ignore_identical_ids": self.ignore_identical_ids,
+                "span_unit": self.span_unit, "chroma": self.chroma}
+
+
+def _run_settings(dataset: Dataset, corpus: Corpus, retriever: Retriever, spec: str, chunker: str | None,
+                  depth: int) -> dict[str, Any]:
     return {"dataset": dataset.meta.get("spec", dataset.name), "split": dataset.split,
-            "corpus_fingerprint": dataset.corpus.fingerprint, "qrels_fingerprint": dataset.qrels_fingerprint(),
-            "retriever": spec, "config": retriever.config(), "k": depth}
+            "corpus_fingerprint": corpus.fingerprint, "qrels_fingerprint": dataset.qrels_fingerprint(),
+            "chunker": chunker, "retriever": spec, "config": retriever.config(), "k": depth}
 
 
-def run_one(dataset: Dataset, spec: str, metrics: Sequence[str], depth: int, out: Path,
-            ignore_identical_ids: bool = False, resume: bool = True) -> Outcome:
-    """Run one retriever on one dataset and write its folder; failures are returned, not raised."""
-    folder = out / dataset.label / slug(spec)
-    outcome = Outcome(dataset.label, spec)
+def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path, resume: bool = True,
+            chunker: str | None = None, corpus: Corpus | None = None) -> Outcome:
+    """Run one retriever on one dataset (on ``corpus``, the chunks made by ``chunker``, when given)
+    and write its folder; failures are returned, not raised."""
+    corpus = corpus if corpus is not None else dataset.corpus
+    label = f"{chunker} + {spec}" if chunker else spec
+    folder = out / dataset.label / (f"{slug(chunker)}+{slug(spec)}" if chunker else slug(spec))
+    outcome = Outcome(dataset.label, label)
     try:
         retriever = registry.create("retrievers", spec)
-        settings = _run_settings(dataset, retriever, spec, depth)
+        settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth)
         done = _read_json(folder / "metrics.json") if resume else None
-        if (done and done.get("run") == settings and done["evaluation"]["metrics"] == list(metrics)
-                and done["evaluation"]["ignore_identical_ids"] == ignore_identical_ids):
+        if done and done.get("run") == settings and done.get("request") == scoring.request():
             outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
             return outcome
         previous = _read_json(folder / "run.json") if resume else None
@@ -109,19 +127,22 @@ def run_one(dataset: Dataset, spec: str, metrics: Sequence[str], depth: int, out
             timings = previous["timings"]
             outcome.resumed = True
         else:
-            run, timings = _retrieve(retriever, dataset, depth)
+            run, timings = _retrieve(retriever, corpus, dataset, depth)
             run.write_trec(folder / "run.trec", tag=slug(spec))
             write_json(folder / "run.json", {"settings": settings, "timings": timings, "meta": run.meta})
         start = time.perf_counter()
-        results = evaluate(run, dataset, metrics, ignore_identical_ids)
+        results = evaluate(run, dataset, scoring.metrics, scoring.ignore_identical_ids, corpus,
+                           scoring.span_unit, scoring.chroma)
         timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
+        scored = {q for values in results.per_query.values() for q in values}
         write_jsonl(folder / "per_query.jsonl",
-                    ({"query_id": q, **{m: results.per_query[m][q] for m in results.means}}
-                     for q in results.per_query[next(iter(results.means))]) if results.means else [])
+                    ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
+                     for q in dataset.queries.ids if q in scored))
         write_json(folder / "metrics.json", {
-            "dataset": dataset.label, "retriever": spec, "metrics": results.means,
+            "dataset": dataset.label, "retriever": label, "metrics": results.means,
             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
-            "run": settings, "evaluation": results.settings,
+            "n_documents_searched": len(corpus), "run": settings, "request": scoring.request(),
+            "evaluation": results.settings,
             "timings": timings, "versions": _versions(), "run_meta": run.meta})
         outcome.means, outcome.timings = results.means, timings
     except Exception as e:  # a failing retriever is reported; the benchmark goes on
@@ -132,9 +153,9 @@ def run_one(dataset: Dataset, spec: str, metrics: Sequence[str], depth: int, out
     return outcome
 
 
-def _retrieve(retriever: Retriever, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
+def _retrieve(retriever: Retriever, corpus: Corpus, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
     start = time.perf_counter()
-    retriever.index(dataset.corpus)
+    retriever.index(corpus)
     index_s = time.perf_counter() - start
     start = time.perf_counter()
     run = retriever.search(dataset.queries, depth)
@@ -156,26 +177,33 @@ def gather_results(out: Path) -> dict[str, dict[str, dict]]:
 
 def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
         metrics: Sequence[str] = DEFAULT_METRICS, k: int = 100, out: str | Path = "runs",
-        split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True) -> list[Outcome]:
-    """Run every retriever on every dataset (the Python form of ``rageval run``).
+        split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True,
+        chunkers: Sequence[str] = (), span_unit: str = "regex", chroma: bool = False) -> list[Outcome]:
+    """Run every retriever on every dataset (the Python form of ``rageval run``); with chunkers,
+    every chunker x retriever pair on the chunks of each dataset.
 
-    Datasets, retriever specs and metric names are all checked before any indexing starts.
-    Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
+    Datasets, chunkers, retriever specs and metric names are all checked before any indexing
+    starts. Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
     """
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
     retrievers = list(retrievers) if retrievers else default_retrievers()
-    metrics = [canonical(m) for m in metrics]
-    depth = max(k, max_cutoff(metrics))
+    scoring = Scoring([canonical(m) for m in metrics], ignore_identical_ids, span_unit, chroma)
+    depth = max(k, max_cutoff(scoring.metrics))
     for spec in retrievers:  # spec errors before any work
         registry.resolve("retrievers", spec)
+    made = [(spec, registry.create("chunkers", spec)) for spec in chunkers] or [(None, None)]
+    if span_unit != "regex" and not chroma:
+        Unit(span_unit)
     loaded = [load_dataset(spec, split) for spec in datasets]
     out = Path(out)
     outcomes = []
     for dataset in loaded:
-        for spec in retrievers:
-            outcomes.append(run_one(dataset, spec, metrics, depth, out, ignore_identical_ids, resume))
-            write_json(out / "results.json", {
-                "datasets": gather_results(out),
-                "failed": [{"dataset": o.dataset, "retriever": o.retriever, "error": o.error}
-                           for o in outcomes if o.error]})
+        for chunker_spec, chunker in made:
+            corpus = chunker.chunk(dataset.corpus) if chunker else dataset.corpus
+            for spec in retrievers:
+                outcomes.append(run_one(dataset, spec, scoring, depth, out, resume, chunker_spec, corpus))
+                write_json(out / "results.json", {
+                    "datasets": gather_results(out),
+                    "failed": [{"dataset": o.dataset, "retriever": o.retriever, "error": o.error}
+                               for o in outcomes if o.error]})
     return outcomes

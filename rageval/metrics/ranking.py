@@ -1,34 +1,33 @@
 """nDCG@k, MAP@k, Recall@k, P@k and MRR@k, computed by pytrec_eval (trec_eval's C code)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import pytrec_eval
 
-from . import Metric, Ranked
+from . import Judged, Metric
 
 
 class _TrecMetric(Metric):
     measure = ""          # trec_eval measure family, e.g. "ndcg_cut"
     truncate = False      # True when the measure has no cutoff of its own (recip_rank)
 
-    def compute(self, ranked: Ranked, qrels: Mapping[str, Mapping[str, int]],
-                cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
-        qrels = {q: dict(j) for q, j in qrels.items()}
+    def compute(self, judged: Judged, cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
+        qrels = {q: dict(j) for q, j in judged.qrels.items()}
+        ranked = judged.documents
         out: dict[int | None, dict[str, float]] = {}
         if self.truncate:
             evaluator = pytrec_eval.RelevanceEvaluator(qrels, {self.measure})
             for k in cutoffs:
-                run = {q: dict(docs[:k]) for q, docs in ranked.items() if docs}
-                values = evaluator.evaluate(run)
-                out[k] = {q: v[self.measure] for q, v in values.items()}
+                values = evaluator.evaluate({q: dict(docs[:k]) for q, docs in ranked.items() if docs})
+                out[k] = {q: values.get(q, {}).get(self.measure, 0.0) for q in qrels}
             return out
         measures = {f"{self.measure}.{','.join(str(k) for k in cutoffs)}"}
         evaluator = pytrec_eval.RelevanceEvaluator(qrels, measures)
         values = evaluator.evaluate({q: dict(docs) for q, docs in ranked.items() if docs})
         for k in cutoffs:
             key = f"{self.measure}_{k}"
-            out[k] = {q: v[key] for q, v in values.items()}
+            out[k] = {q: values.get(q, {}).get(key, 0.0) for q in qrels}  # no results: 0
         return out
 
 

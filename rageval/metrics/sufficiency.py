@@ -1,9 +1,9 @@
 """Sufficiency@k (Massive Tool Retrieval benchmark): 1 when every relevant item is in the top k."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
-from . import Metric, Ranked
+from . import Judged, Metric
 
 
 class Sufficiency(Metric):
@@ -11,13 +11,12 @@ class Sufficiency(Metric):
 
     label = "Sufficiency"
 
-    def compute(self, ranked: Ranked, qrels: Mapping[str, Mapping[str, int]],
-                cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
+    def compute(self, judged: Judged, cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
         out: dict[int | None, dict[str, float]] = {}
         for k in cutoffs:
             values = {}
-            for q, docs in ranked.items():
-                relevant = {d for d, g in qrels[q].items() if g > 0}
+            for q, docs in judged.documents.items():
+                relevant = {d for d, g in judged.qrels[q].items() if g > 0}
                 top = {d for d, _ in docs[:k]}
                 values[q] = float(relevant <= top)
             out[k] = values

@@ -1,0 +1,161 @@
+"""``docs:PATH`` — a folder of ``.md`` / ``.txt`` / ``.html`` documents with questions and reference spans.
+
+Questions come from ``queries.jsonl`` + ``spans.jsonl`` (the BEIR layout of ../shared/datasets),
+or from a CSV with columns ``question``, ``references`` (a JSON list of ``{"content",
+"start_index", "end_index"}``) and ``corpus_id`` (the format of the public chunking-evaluation
+data). A document's id is its path without extension; HTML is reduced to its text, and offsets
+refer to that stored text.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rageval.data import Corpus, Dataset, Queries, Spans
+from rageval.errors import DataError
+from rageval.plugins import DatasetLoader
+
+from .beir import BeirLoader, read_spans
+
+log = logging.getLogger("rageval")
+EXTENSIONS = (".md", ".txt", ".html", ".htm")
+_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre", "table"}
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    """The visible text of an HTML page (scripts and styles dropped, block elements on their own lines)."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+class DocsLoader(DatasetLoader):
+    """A folder of .md/.txt/.html documents with questions: queries.jsonl + spans.jsonl, or a chunking-evaluation CSV."""
+
+    def __init__(self, path: Path, questions: str = "", lenient: bool = False):
+        self.path = Path(path)
+        self.questions = questions
+        self.lenient = lenient
+
+    def load(self, split: str | None = None) -> Dataset:
+        if not self.path.is_dir():
+            raise DataError(self.path, "no such folder" if not self.path.exists() else "not a folder")
+        corpus = self._corpus()
+        source = Path(self.questions) if self.questions else self._find_questions()
+        if source.suffix == ".csv":
+            queries, spans = self._csv(source, corpus)
+        else:
+            queries = BeirLoader._queries(self.path / "queries.jsonl")
+            spans = read_spans(source, corpus, set(queries.ids), self.lenient)
+            queries = queries.subset(spans)
+        if not spans:
+            raise DataError(source, "no question has a reference span")
+        qrels = {q: {d: 1 for d, _, _ in refs} for q, refs in spans.items()}
+        return Dataset(self.path.resolve().name, corpus, queries, qrels, spans, split or "test",
+                       meta={"source": str(self.path), "questions": str(source)})
+
+    def _find_questions(self) -> Path:
+        csvs = sorted(self.path.glob("*.csv"))
+        if len(csvs) == 1:
+            return csvs[0]
+        if (self.path / "spans.jsonl").is_file() and (self.path / "queries.jsonl").is_file():
+            return self.path / "spans.jsonl"
+        raise DataError(self.path, "no questions: expected queries.jsonl + spans.jsonl or one .csv "
+                                   f"(found {len(csvs)} .csv files; name one with questions=FILE)")
+
+    def _corpus(self) -> Corpus:
+        ids, texts, metas = [], [], []
+        for file in sorted(self.path.rglob("*")):
+            rel = file.relative_to(self.path)
+            if file.suffix.lower() not in EXTENSIONS or any(p.startswith(".") for p in rel.parts) or not file.is_file():
+                continue
+            try:
+                raw = file.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(file, f"not UTF-8: byte {e.object[e.start]:#04x} at offset {e.start}") from None
+            ids.append(rel.with_suffix("").as_posix())
+            texts.append(html_text(raw) if file.suffix.lower() in (".html", ".htm") else raw)
+            metas.append({"path": rel.as_posix()})
+        if not ids:
+            raise DataError(self.path, f"no document ({', '.join(EXTENSIONS)}) in this folder")
+        if len(set(ids)) != len(ids):
+            raise DataError(self.path, "two documents share a name without extension")
+        return Corpus(ids=ids, texts=texts, metas=metas, fields=("text",))
+
+    def _csv(self, path: Path, corpus: Corpus) -> tuple[Queries, Spans]:
+        ids, texts, spans, skipped = [], [], {}, 0
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = {"question", "references"} - set(reader.fieldnames or [])
+            if missing:
+                raise DataError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}", 1)
+            for row in reader:
+                line = reader.line_num
+                qid = f"q{len(ids) + skipped}"
+                try:
+                    refs = self._references(path, line, row, corpus)
+                except DataError:
+                    if not self.lenient:
+                        raise
+                    skipped += 1
+                    continue
+                ids.append(qid)
+                texts.append(row["question"])
+                spans[qid] = refs
+        if skipped:
+            log.warning("%s: skipped %d questions whose references do not match the documents (lenient)", path, skipped)
+        return Queries(ids, texts), spans
+
+    @staticmethod
+    def _references(path: Path, line: int, row: dict, corpus: Corpus) -> list[tuple[str, int, int]]:
+        question = row["question"][:60]
+        doc = row.get("corpus_id") or (corpus.ids[0] if len(corpus) == 1 else "")
+        if doc not in corpus:
+            raise DataError(path, f"question {question!r}: corpus_id {doc!r} is not a document of the folder "
+                                  f"(documents: {', '.join(corpus.ids[:5])}{'...' if len(corpus) > 5 else ''})", line)
+        try:
+            refs = json.loads(row["references"])
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"question {question!r}: references is not JSON ({e.msg})", line) from None
+        text = corpus.texts[corpus.position(doc)]
+        out = []
+        for i, ref in enumerate(refs if isinstance(refs, list) else []):
+            start, end = ref.get("start_index"), ref.get("end_index")
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)):
+                raise DataError(path, f"question {question!r}: reference {i} offsets {start!r}..{end!r} are not "
+                                      f"within {doc!r} (length {len(text)})", line)
+            if "content" in ref and text[start:end] != ref["content"]:
+                raise DataError(path, f"question {question!r}: reference {i} content {ref['content'][:40]!r} does "
+                                      f"not match {doc!r} at [{start}:{end}] ({text[start:end][:40]!r})", line)
+            out.append((doc, start, end))
+        if not out:
+            raise DataError(path, f"question {question!r}: references holds no span", line)
+        return out
