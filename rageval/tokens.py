@@ -56,7 +56,10 @@ def _cl100k_offsets(text: str) -> Offsets:
 
 @functools.cache
 def _hf(path: str):
-    from tokenizers import Tokenizer
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise SpecError("hf: token units need the tokenizers package (pip install tokenizers)") from None
 
     p = Path(path)
     file = p / "tokenizer.json" if p.is_dir() else p

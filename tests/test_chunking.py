@@ -165,3 +165,19 @@ def test_beir_spans_lenient(tmp_path):
                                       '{"query-id": "q2", "corpus-id": "d3", "start": 0, "end": 4, "text": "fast"}\n')
     ds = load_dataset(f"beir:{root},lenient=true")
     assert ds.spans == {"q2": [("d3", 0, 4)]}
+
+
+def test_a_local_hugging_face_tokenizer_as_the_unit(texts):
+    pytest.importorskip("tokenizers")
+    embedding = pytest.importorskip("rageval.embedding")
+    try:
+        path = embedding.default_model_path()
+    except Exception:  # noqa: BLE001
+        pytest.skip("the bundled model (rageval[dense]) is not installed")
+    plain = registry.create("chunkers", f"fixed:size=64,unit=hf:{path}").chunk(texts)
+    special = registry.create("chunkers", f"fixed:size=64,unit=hf:{path}+special").chunk(texts)
+    assert len(special) > len(plain)  # [CLS] and [SEP] take two of the 64 places
+    starts, _ = Unit(f"hf:{path}").offsets(texts.texts[0])
+    for meta in special.metas[:50]:
+        if meta["parent"] == "argparse.py":
+            assert ((starts >= meta["start"]) & (starts < meta["end"])).sum() + 2 <= 64
