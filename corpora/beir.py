@@ -8,7 +8,7 @@ from rageval.data import Corpus, Dataset, Qrels, Queries, Span, Spans
 from rageval.errors import DataError
 from rageval.plugins import DatasetLoader
 
-from .jsonl import read_jsonl, read_lines, string_field
+from .jsonl import read_jsonl, read_lines, read_records, string_field
 
 log = logging.getLogger("rageval")
 
@@ -87,22 +87,8 @@ class BeirLoader(DatasetLoader):
         return join_by_title(dataset) if self.group_by == "title" else dataset
 
     def _corpus(self, path: Path) -> Corpus:
-        ids, texts, titles, metas = [], [], [], []
-        first_line: dict[str, int] = {}
-        extra_seen: set[str] = set()
-        for line_no, obj in read_jsonl(path):
-            doc_id = string_field(path, line_no, obj, "_id")
-            if doc_id in first_line:
-                raise DataError(path, f"duplicate _id {doc_id!r} (first on line {first_line[doc_id]})", line_no)
-            first_line[doc_id] = line_no
-            ids.append(doc_id)
-            texts.append(string_field(path, line_no, obj, "text"))
-            titles.append(string_field(path, line_no, obj, "title", required=False))
-            meta = {k: v for k, v in obj.items() if k not in ("_id", "text", "title")}
-            extra_seen.update(meta)
-            metas.append(meta)
-        if not ids:
-            raise DataError(path, "the corpus is empty")
+        ids, texts, titles, metas = read_records(path, "title")
+        extra_seen = {k for meta in metas for k in meta}
         for f in self.fields:
             if f not in ("title", "text") and f not in extra_seen:
                 raise DataError(path, f"fields= names {f!r}, which no document has; "
@@ -111,20 +97,7 @@ class BeirLoader(DatasetLoader):
 
     @staticmethod
     def _queries(path: Path) -> Queries:
-        ids, texts, instructions, metas = [], [], [], []
-        first_line: dict[str, int] = {}
-        for line_no, obj in read_jsonl(path):
-            qid = string_field(path, line_no, obj, "_id")
-            if qid in first_line:
-                raise DataError(path, f"duplicate _id {qid!r} (first on line {first_line[qid]})", line_no)
-            first_line[qid] = line_no
-            ids.append(qid)
-            texts.append(string_field(path, line_no, obj, "text"))
-            instructions.append(string_field(path, line_no, obj, "instruction", required=False))
-            metas.append({k: v for k, v in obj.items() if k not in ("_id", "text", "instruction")})
-        if not ids:
-            raise DataError(path, "there are no queries")
-        return Queries(ids, texts, instructions, metas)
+        return Queries(*read_records(path, "instruction"))
 
     @staticmethod
     def _check_qrels(qrels: Qrels, path: Path, corpus: Corpus, queries: Queries) -> Qrels:

@@ -46,3 +46,22 @@ def string_field(path: Path, line_no: int, obj: dict[str, Any], name: str, requi
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise DataError(path, f'"{name}" must be a string, got {json.dumps(value)[:80]}', line_no)
     return str(value)
+
+
+def read_records(path: Path, optional: str) -> tuple[list[str], list[str], list[str], list[dict[str, Any]]]:
+    """Columns of a corpus or queries file: ``_id``, ``text``, one optional string field, and every
+    other field as meta. A missing ``_id``/``text``, a duplicate id or an empty file is an error."""
+    ids, texts, extras, metas = [], [], [], []
+    first_line: dict[str, int] = {}
+    for line_no, obj in read_jsonl(path):
+        rid = string_field(path, line_no, obj, "_id")
+        if rid in first_line:
+            raise DataError(path, f"duplicate _id {rid!r} (first on line {first_line[rid]})", line_no)
+        first_line[rid] = line_no
+        ids.append(rid)
+        texts.append(string_field(path, line_no, obj, "text"))
+        extras.append(string_field(path, line_no, obj, optional, required=False))
+        metas.append({k: v for k, v in obj.items() if k not in ("_id", "text", optional)})
+    if not ids:
+        raise DataError(path, "the corpus is empty" if optional == "title" else "there are no queries")
+    return ids, texts, extras, metas
