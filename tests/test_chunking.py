@@ -181,3 +181,20 @@ def test_a_local_hugging_face_tokenizer_as_the_unit(texts):
     for meta in special.metas[:50]:
         if meta["parent"] == "argparse.py":
             assert ((starts >= meta["start"]) & (starts < meta["end"])).sum() + 2 <= 64
+
+
+def test_cli_span_unit_and_chroma_flags(shared, tmp_path, capsys):
+    from rageval.cli import main
+
+    spec = f"beir:{shared / 'xquad_en'},group_by=title"
+    base = ["run", "--dataset", spec, "--chunker", "fixed:size=100", "--retriever", "bm25"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert "span_recall@5" in capsys.readouterr().out  # the span measures join the defaults with --chunker
+    assert main([*base, "--metric", "IoU@5", "--chroma", "--out", str(tmp_path / "b")]) == 0
+    assert main([*base, "--metric", "IoU@5", "--span-unit", "cl100k_base", "--out", str(tmp_path / "c")]) == 0
+    folder = "xquad_en-by-title.test/fixed_size=100+bm25/metrics.json"
+    a, b, c = (json.loads((tmp_path / x / folder).read_text()) for x in "abc")
+    assert (b["evaluation"]["span_unit"], c["evaluation"]["span_unit"]) == ("chars (chroma)", "cl100k_base")
+    assert len({a["metrics"]["IoU@5"], b["metrics"]["IoU@5"], c["metrics"]["IoU@5"]}) == 3
+    assert main([*base, "--span-unit", "bogus", "--out", str(tmp_path / "d")]) == 2
+    assert "unknown token unit 'bogus'" in capsys.readouterr().err
