@@ -28,13 +28,15 @@ class Retriever:
     """A retriever plugin (entry-point group ``rageval.retrievers``).
 
     Optional: ``fit(train: Dataset)`` for trained retrievers, and ``save(dir)`` / ``load(dir)``
-    so the runner can cache an index under (``config()``, corpus fingerprint).
+    so the runner can cache an index under (``config()``, corpus fingerprint); a retriever that
+    has them says so with ``cacheable = True``.
     """
 
     name: str = ""
     spec: str = ""
     options: dict[str, Any] = {}
     default_run: bool = False  # part of a bare ``rageval run`` (needs no training and no download)
+    cacheable: bool = False
 
     @classmethod
     def usable(cls) -> bool:

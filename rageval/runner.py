@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 import re
+import shutil
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
+from .cache import cache_dir, key
 from .data import Corpus, Dataset
 from .datasets import load_dataset
 from .errors import RagevalError
@@ -153,14 +157,36 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
     return outcome
 
 
+def _index(retriever: Retriever, corpus: Corpus) -> bool:
+    """Index ``corpus``, or load the index a previous run saved for this configuration and corpus.
+    Returns whether it came from the cache."""
+    if not retriever.cacheable:
+        retriever.index(corpus)
+        return False
+    folder = cache_dir("indexes") / key(retriever.config(), corpus.fingerprint)
+    if (folder / "complete").is_file():
+        retriever.load(folder)
+        return True
+    retriever.index(corpus)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        retriever.save(partial)
+        (partial / "complete").touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return False
+
+
 def _retrieve(retriever: Retriever, corpus: Corpus, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
     start = time.perf_counter()
-    retriever.index(corpus)
+    cached = _index(retriever, corpus)
     index_s = time.perf_counter() - start
     start = time.perf_counter()
     run = retriever.search(dataset.queries, depth)
     search_s = time.perf_counter() - start
-    return run, {"index_s": round(index_s, 4), "search_s": round(search_s, 4),
+    return run, {"index_s": round(index_s, 4), "index_from_cache": cached, "search_s": round(search_s, 4),
                  "queries_per_s": round(len(dataset.queries) / search_s, 1) if search_s else None}
 
 

@@ -1,9 +1,12 @@
 """``bm25`` — Okapi BM25 with two backends: ``sparse`` (ours, the default) and ``rank_bm25`` (the reference)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from rageval.data import Corpus, Queries
 from rageval.errors import SpecError
@@ -39,10 +42,15 @@ class BM25(Retriever):
         self.dtype = np.dtype(dtype)
         self.options = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "backend": backend,
                         **self.analyzer.config(), "dtype": dtype}
-        self._corpus: Corpus | None = None
+        self._ids: list[str] | None = None
+
+    @property
+    def cacheable(self) -> bool:
+        """The sparse index can be saved and loaded (the rank_bm25 reference cannot)."""
+        return self.backend == "sparse"
 
     def index(self, corpus: Corpus) -> None:
-        self._corpus = corpus
+        self._ids, self._tie_rank = corpus.ids, corpus.id_ranks()
         with bar(len(corpus), f"index {self.backend}") as progress:
             if self.backend == "rank_bm25":
                 from rank_bm25 import BM25Okapi
@@ -63,10 +71,27 @@ class BM25(Retriever):
             self._index = SparseBM25(self.k1, self.b, self.epsilon, self.idf, self.dtype)
             self._index.build(batches(), self.vocab.__len__)
 
+    def save(self, folder: Path) -> None:
+        """The sparse index: term weights, terms in id order, document ids."""
+        W = self._index.weights
+        np.savez(folder / "weights.npz", data=W.data, indices=W.indices, indptr=W.indptr, shape=np.array(W.shape))
+        (folder / "terms.json").write_text(json.dumps(list(self.vocab.terms)), encoding="utf-8")
+        (folder / "ids.json").write_text(json.dumps(self._ids), encoding="utf-8")
+
+    def load(self, folder: Path) -> None:
+        with np.load(folder / "weights.npz") as z:
+            weights = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+        self._index = SparseBM25(self.k1, self.b, self.epsilon, self.idf, self.dtype)
+        self._index.weights = weights
+        self.vocab = Vocabulary(self.analyzer)
+        self.vocab.terms = {t: i for i, t in enumerate(json.loads((folder / "terms.json").read_text(encoding="utf-8")))}
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        self._ids, self._tie_rank = ids, Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
+
     def search(self, queries: Queries, k: int) -> Run:
-        if self._corpus is None:
+        if self._ids is None:
             raise RuntimeError("bm25: index() a corpus before search()")
-        tie_rank = self._corpus.id_ranks()
+        tie_rank = self._tie_rank
         with bar(len(queries), f"search {self.backend}", unit="query") as progress:
             if self.backend == "rank_bm25":
                 indices = np.full((len(queries), k), -1, dtype=np.int64)
@@ -81,4 +106,4 @@ class BM25(Retriever):
                 terms = [self.vocab.lookup(t) for t in queries.texts]
                 indices, scores = self._index.search(terms, k, tie_rank)
                 progress.update(len(queries))
-        return Run(queries.ids, self._corpus.ids, indices, scores)
+        return Run(queries.ids, self._ids, indices, scores)

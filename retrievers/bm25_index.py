@@ -90,7 +90,6 @@ class SparseBM25:
         del denom
         weight *= np.repeat(idf, df)
         self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
-        self.n_docs = n_docs
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for each query's term ids; only documents that match a term."""

@@ -156,3 +156,16 @@ def test_bare_rageval_run_is_the_embedded_default(tmp_path, monkeypatch, capsys)
     assert ("\ndense " in out) == Dense.usable()  # the bundled model needs no download
     metrics = json.loads(next(tmp_path.glob("runs/stdlib-py*.test/bm25/metrics.json")).read_text())
     assert metrics["n_queries"] > 300 and metrics["metrics"]["MRR@10"] > 0.2
+
+
+def test_the_bm25_index_is_cached_by_configuration_and_corpus(shared, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
+    spec = str(shared / "cranfield")
+    first = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path / "a")[0]
+    second = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path / "b")[0]
+    other = run(spec, ["bm25:k1=0.9"], ["nDCG@10"], out=tmp_path / "b")[0]
+    assert (first.timings["index_from_cache"], second.timings["index_from_cache"]) == (False, True)
+    assert other.timings["index_from_cache"] is False
+    trec = "cranfield.test/bm25/run.trec"
+    assert (tmp_path / "a" / trec).read_text() == (tmp_path / "b" / trec).read_text()
+    assert run(spec, ["bm25:backend=rank_bm25"], ["nDCG@10"], out=tmp_path / "c")[0].timings["index_from_cache"] is False
