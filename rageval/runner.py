@@ -125,6 +125,8 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         if done and done.get("run") == settings and done.get("request") == scoring.request():
             outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
             return outcome
+        for stale in ("metrics.json", "per_query.jsonl"):  # never beside a run they do not describe
+            (folder / stale).unlink(missing_ok=True)
         previous = _read_json(folder / "run.json") if resume else None
         if previous and previous.get("settings") == settings and (folder / "run.trec").is_file():
             run = Run.read_trec(folder / "run.trec")
