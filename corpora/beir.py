@@ -49,6 +49,23 @@ def read_qrels(path: Path) -> Qrels:
     return qrels
 
 
+def matching_judgments(qrels: Qrels, where: Path | str, corpus: Corpus, query_ids: set[str],
+                       queries_name: str, corpus_name: str) -> Qrels:
+    """The judgments whose query and document exist; the others are counted in a warning, and an
+    error is raised when none is left."""
+    unknown_q = [q for q in qrels if q not in query_ids]
+    unknown_docs = sum(1 for q in qrels if q in query_ids for d in qrels[q] if d not in corpus)
+    kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in query_ids}
+    kept = {q: j for q, j in kept.items() if j}
+    if not kept:
+        raise DataError(where, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
+                               f"{unknown_docs} judgments of unknown documents)")
+    if unknown_q or unknown_docs:
+        log.warning("%s: skipped %d queries not in %s (e.g. %r) and %d judgments of documents not in %s", where,
+                    len(unknown_q), queries_name, unknown_q[0] if unknown_q else None, unknown_docs, corpus_name)
+    return kept
+
+
 class BeirLoader(DatasetLoader):
     """BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv, optional spans.jsonl."""
 
@@ -77,7 +94,8 @@ class BeirLoader(DatasetLoader):
         corpus = self._corpus(self.path / "corpus.jsonl")
         queries = self._queries(self.path / "queries.jsonl")
         qrels_path = qrels_dir / f"{split}.tsv"
-        qrels = self._check_qrels(read_qrels(qrels_path), qrels_path, corpus, queries)
+        qrels = matching_judgments(read_qrels(qrels_path), qrels_path, corpus, set(queries.ids),
+                                   "queries.jsonl", "corpus.jsonl")
         queries = queries.subset(qrels)
         spans = None
         if (self.path / "spans.jsonl").is_file():
@@ -87,7 +105,7 @@ class BeirLoader(DatasetLoader):
         return join_by_title(dataset) if self.group_by == "title" else dataset
 
     def _corpus(self, path: Path) -> Corpus:
-        ids, texts, titles, metas = read_records(path, "title")
+        ids, texts, titles, metas = read_records(path, "title", "the corpus is empty")
         extra_seen = {k for meta in metas for k in meta}
         for f in self.fields:
             if f not in ("title", "text") and f not in extra_seen:
@@ -97,22 +115,7 @@ class BeirLoader(DatasetLoader):
 
     @staticmethod
     def _queries(path: Path) -> Queries:
-        return Queries(*read_records(path, "instruction"))
-
-    @staticmethod
-    def _check_qrels(qrels: Qrels, path: Path, corpus: Corpus, queries: Queries) -> Qrels:
-        known_queries = set(queries.ids)
-        unknown_q = [q for q in qrels if q not in known_queries]
-        unknown_docs = sum(1 for q in qrels if q in known_queries for d in qrels[q] if d not in corpus)
-        kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in known_queries}
-        kept = {q: j for q, j in kept.items() if j}
-        if not kept:
-            raise DataError(path, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
-                                  f"{unknown_docs} judgments of unknown documents)")
-        if unknown_q or unknown_docs:
-            log.warning("%s: skipped %d queries not in queries.jsonl (e.g. %r) and %d judgments of documents "
-                        "not in corpus.jsonl", path, len(unknown_q), unknown_q[0] if unknown_q else None, unknown_docs)
-        return kept
+        return Queries(*read_records(path, "instruction", "there are no queries"))
 
 
 def read_spans(path: Path, corpus: Corpus, query_ids: set[str], lenient: bool = False) -> Spans:

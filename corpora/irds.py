@@ -1,14 +1,13 @@
 """``irds:ID`` — any collection of the ir_datasets package (``irds:cranfield``, ``irds:beir/scifact/test``)."""
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from rageval.data import Corpus, Dataset, Qrels, Queries
 from rageval.errors import DataError, RagevalError
 from rageval.plugins import DatasetLoader
 
-log = logging.getLogger("rageval")
+from .beir import matching_judgments
 
 # Collections whose relevance codes put the most relevant documents LOWEST (1 = complete answer).
 LOWER_IS_MORE_RELEVANT = {"cranfield"}
@@ -54,13 +53,7 @@ class IrdsLoader(DatasetLoader):
                                                 self.dataset_id.split("/")[0] in LOWER_IS_MORE_RELEVANT)
         if reverse:
             qrels = reverse_grades(qrels)
-        unknown = sum(1 for j in qrels.values() for d in j if d not in corpus)
-        kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in queries}
-        kept = {q: j for q, j in kept.items() if j}
-        if not kept:
-            raise DataError(f"irds:{did}", "no judgment matches the corpus and queries")
-        if unknown:
-            log.warning("irds:%s: skipped %d judgments of unknown documents", did, unknown)
+        kept = matching_judgments(qrels, f"irds:{did}", corpus, set(queries), "its queries", "its documents")
         qids = [q for q in queries if q in kept]
         return Dataset(did.replace("/", "-"), corpus, Queries(qids, [queries[q] for q in qids]), kept,
                        split=split or "", meta={"source": f"irds:{did}", "grades_reversed": reverse})

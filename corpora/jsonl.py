@@ -48,9 +48,10 @@ def string_field(path: Path, line_no: int, obj: dict[str, Any], name: str, requi
     return str(value)
 
 
-def read_records(path: Path, optional: str) -> tuple[list[str], list[str], list[str], list[dict[str, Any]]]:
+def read_records(path: Path, optional: str, empty: str) -> tuple[list[str], list[str], list[str], list[dict[str, Any]]]:
     """Columns of a corpus or queries file: ``_id``, ``text``, one optional string field, and every
-    other field as meta. A missing ``_id``/``text``, a duplicate id or an empty file is an error."""
+    other field as meta. A missing ``_id``/``text``, a duplicate id or an empty file (``empty`` says
+    so) is an error."""
     ids, texts, extras, metas = [], [], [], []
     first_line: dict[str, int] = {}
     for line_no, obj in read_jsonl(path):
@@ -63,5 +64,5 @@ def read_records(path: Path, optional: str) -> tuple[list[str], list[str], list[
         extras.append(string_field(path, line_no, obj, optional, required=False))
         metas.append({k: v for k, v in obj.items() if k not in ("_id", "text", optional)})
     if not ids:
-        raise DataError(path, "the corpus is empty" if optional == "title" else "there are no queries")
+        raise DataError(path, empty)
     return ids, texts, extras, metas
