@@ -33,7 +33,8 @@ def _run(args: argparse.Namespace) -> int:
     metrics = [canonical(m) for m in args.metric or defaults]
     outcomes = run(args.dataset or [DEFAULT_DATASET], args.retriever, metrics, k=args.k, out=args.out,
                    split=args.split, ignore_identical_ids=args.ignore_identical_ids, resume=not args.no_resume,
-                   chunkers=args.chunker or (), span_unit=args.span_unit, chroma=args.chroma)
+                   chunkers=args.chunker or (), span_unit=args.span_unit, chroma=args.chroma,
+                   sample=args.sample, seed=args.seed)
     print(leaderboard(outcomes, metrics))
     print(f"\nresults: {args.out}/results.json")
     return 1 if any(o.error for o in outcomes) else 0
@@ -57,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="token unit of span measures: regex (default), chars, cl100k_base, hf:/path/to/tokenizer")
     p.add_argument("--chroma", action="store_true",
                    help="span measures as the public chunking evaluation computes them (characters, summed chunk lengths)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
     p.add_argument("--out", default="runs", help="output folder (default: runs)")
     p.add_argument("--ignore-identical-ids", action="store_true",

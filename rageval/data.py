@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -190,8 +191,26 @@ class Dataset:
 
     @property
     def label(self) -> str:
-        """``name`` plus split, as used for folder names and report rows."""
-        return f"{self.name}.{self.split}" if self.split else self.name
+        """``name`` plus split (and sample), as used for folder names and report rows."""
+        label = f"{self.name}.{self.split}" if self.split else self.name
+        if "sample" in self.meta:
+            n, seed = self.meta["sample"]["n"], self.meta["sample"]["seed"]
+            label += f".sample{n}" + (f"-seed{seed}" if seed else "")
+        return label
+
+    def sample(self, n: int, seed: int = 0) -> "Dataset":
+        """A seeded random sample of ``n`` queries among those with a relevant judgment (the ones
+        that are scored); the whole dataset when it has no more than ``n``."""
+        if n < 1:
+            raise RagevalError(f"a sample needs at least one query, got {n}")
+        judged = [q for q in self.queries.ids if any(g > 0 for g in self.qrels.get(q, {}).values())]
+        if n >= len(judged):
+            return self
+        keep = set(random.Random(seed).sample(judged, n))
+        spans = {q: s for q, s in self.spans.items() if q in keep} if self.spans is not None else None
+        return Dataset(self.name, self.corpus, self.queries.subset(keep),
+                       {q: r for q, r in self.qrels.items() if q in keep}, spans, self.split,
+                       {**self.meta, "sample": {"n": n, "seed": seed}})
 
     def qrels_fingerprint(self) -> str:
         h = hashlib.sha256(json.dumps(self.qrels, sort_keys=True).encode())

@@ -68,10 +68,13 @@ def resolve_model(model: str) -> Path:
                        "(offline: give a local path, or 'default')")
 
 
-def model_identity(path: Path) -> str:
-    """A hash of the model folder's weight, tokenizer and configuration files (names and bytes);
-    recomputed only when a file's size or modification time changed."""
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+def model_identity(path: Path, names: Sequence[str] = ()) -> str:
+    """A hash of the model folder's weight, tokenizer and configuration files (names and bytes), or
+    of the files ``names`` in it; recomputed only when a file's size or modification time changed."""
+    if names:
+        files = [path / n for n in sorted(names)]
+    else:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
     return _hash_files(path, tuple((f.relative_to(path).as_posix(), f.stat().st_size, f.stat().st_mtime_ns)
                                    for f in files))
 

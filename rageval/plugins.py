@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from .data import Corpus, Dataset, Document, Queries
-from .errors import RagevalError
+from .errors import RagevalError, SpecError
+from .generation_cache import GenerationCache, generation_key
+from .progress import bar
 from .runs import Run
 
 
@@ -79,3 +81,65 @@ class Chunker:
             raise RagevalError(f"chunker {self.spec or type(self).__name__}: the corpus gave no chunk (all documents empty?)")
         fields = tuple(f for f in corpus.fields if f in ("title", "text")) or ("text",)
         return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=fields)
+
+
+class Generator:
+    """A text generator plugin (entry-point group ``rageval.generators``).
+
+    ``generate(prompts, **options)`` returns one text per prompt. Every generation is cached on
+    disk under (``identity()``, prompt, parameters), so a rerun makes no call; a subclass only
+    implements ``complete`` for the prompts the cache does not hold. Parameters: ``max_new_tokens``,
+    ``temperature`` (0 = greedy), ``top_p``, ``seed``; the spec sets defaults, ``generate`` overrides.
+    """
+
+    name: str = ""
+    spec: str = ""
+    options: dict[str, Any] = {}
+
+    def __init__(self, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0):
+        self.defaults: dict[str, Any] = {}
+        self.defaults = self.parameters({"max_new_tokens": max_new_tokens, "temperature": temperature,
+                                         "top_p": top_p, "seed": seed})
+        self.calls = 0  # prompts sent to the model (cache misses), for tests and run metadata
+
+    def parameters(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The defaults updated with ``options``, checked."""
+        unknown = set(options) - {"max_new_tokens", "temperature", "top_p", "seed"}
+        if unknown:
+            raise SpecError(f"generator {self.name}: unknown generation option(s) {sorted(unknown)}; "
+                            "known: max_new_tokens, temperature, top_p, seed")
+        params = {**self.defaults, **options}
+        if params["max_new_tokens"] < 1 or params["temperature"] < 0 or not 0 < params["top_p"] <= 1:
+            raise SpecError(f"generator {self.name}: need max_new_tokens >= 1, temperature >= 0 and "
+                            f"0 < top_p <= 1, got {params}")
+        return params
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the outputs besides prompt and parameters (model files, endpoint and model name)."""
+        raise NotImplementedError
+
+    def complete(self, prompts: Sequence[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
+        """Generate for ``prompts``, yielding (position in ``prompts``, text) as each one is ready."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, **self.identity(), **self.defaults}
+
+    def generate(self, prompts: Sequence[str], **options: Any) -> list[str]:
+        params = self.parameters(options)
+        identity = self.identity()
+        keys = [generation_key(identity, p, params) for p in prompts]
+        cache = GenerationCache()
+        try:
+            found = cache.get_many(keys)
+            todo = list({k: i for i, k in enumerate(keys) if k not in found}.values())  # each prompt once
+            if todo:
+                self.calls += len(todo)
+                with bar(len(todo), f"generate {self.name}", unit="text") as progress:
+                    for j, text in self.complete([prompts[i] for i in todo], params):
+                        cache.put(keys[todo[j]], text)
+                        found[keys[todo[j]]] = text
+                        progress.update(1)
+        finally:
+            cache.close()
+        return [found[k] for k in keys]

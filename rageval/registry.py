@@ -3,8 +3,9 @@
 A spec names a plugin and its options: ``bm25``, ``bm25:k1=0.9,b=0.4``, ``beir:PATH,fields=title,text``.
 After the colon, comma-separated ``key=value`` pairs set options; a first piece without ``=`` is
 the plugin's positional argument (a path or an id); a piece without ``=`` after an option
-continues that option's value (so ``fields=title,text`` is one value). Option types come from
-the plugin's ``__init__`` annotations.
+continues that option's value (so ``fields=title,text`` is one value). A value in square
+brackets is taken whole, commas included: ``rewrite:base=[bm25:k1=0.9,b=0.4],method=rm3``.
+Option types come from the plugin's ``__init__`` annotations.
 """
 from __future__ import annotations
 
@@ -54,6 +55,24 @@ def describe(obj: Any) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def _pieces(rest: str, spec: str) -> list[str]:
+    """``rest`` split at the commas outside square brackets."""
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(rest):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth < 0:
+                raise SpecError(f"unmatched ']' in spec {spec!r}")
+        elif ch == "," and depth == 0:
+            pieces.append(rest[start:i])
+            start = i + 1
+    if depth:
+        raise SpecError(f"unmatched '[' in spec {spec!r}")
+    return [*pieces, rest[start:]]
+
+
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     """Split ``name:positional,key=value,...`` into (name, positional or None, {key: raw value})."""
     name, _, rest = spec.partition(":")
@@ -63,7 +82,7 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     positional: str | None = None
     options: dict[str, str] = {}
     last: str | None = None
-    for piece in rest.split(",") if rest else []:
+    for piece in _pieces(rest, spec) if rest else []:
         if not piece.strip():
             continue
         key, eq, value = piece.partition("=")
@@ -71,7 +90,8 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
             last = key.strip().replace("-", "_")
             if last in options:
                 raise SpecError(f"option {last!r} is given twice in spec {spec!r}")
-            options[last] = value.strip()
+            value = value.strip()
+            options[last] = value[1:-1] if value.startswith("[") and value.endswith("]") else value
         elif last is not None:
             options[last] += "," + piece
         elif positional is None:

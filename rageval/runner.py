@@ -206,9 +206,11 @@ def gather_results(out: Path) -> dict[str, dict[str, dict]]:
 def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
         metrics: Sequence[str] = DEFAULT_METRICS, k: int = 100, out: str | Path = "runs",
         split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True,
-        chunkers: Sequence[str] = (), span_unit: str = "regex", chroma: bool = False) -> list[Outcome]:
+        chunkers: Sequence[str] = (), span_unit: str = "regex", chroma: bool = False,
+        sample: int | None = None, seed: int = 0) -> list[Outcome]:
     """Run every retriever on every dataset (the Python form of ``rageval run``); with chunkers,
-    every chunker x retriever pair on the chunks of each dataset.
+    every chunker x retriever pair on the chunks of each dataset; with ``sample``, on a seeded
+    random sample of that many judged queries of each dataset.
 
     Datasets, chunkers, retriever specs and metric names are all checked before any indexing
     starts. Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
@@ -223,6 +225,8 @@ def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
     if span_unit != "regex" and not chroma:
         Unit(span_unit)
     loaded = [load_dataset(spec, split) for spec in datasets]
+    if sample is not None:
+        loaded = [dataset.sample(sample, seed) for dataset in loaded]
     out = Path(out)
     outcomes = []
     for dataset in loaded:

@@ -88,6 +88,26 @@ class BM25(Retriever):
         ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
         self._ids, self._tie_rank = ids, Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
 
+    def search_weighted(self, query_ids: list[str], weighted: list[dict[str, float]], k: int) -> Run:
+        """Top ``k`` for queries given as {analyzed term: weight}: the sum of weight x BM25 term score."""
+        if self._ids is None:
+            raise RuntimeError("bm25: index() a corpus before search_weighted()")
+        if self.backend == "rank_bm25":
+            indices = np.full((len(weighted), k), -1, dtype=np.int64)
+            scores = np.zeros((len(weighted), k), dtype=np.float64)
+            for row, query in enumerate(weighted):
+                all_scores = sum((w * self._reference.get_scores([t]) for t, w in query.items()),
+                                 np.zeros(len(self._ids)))
+                cand = np.flatnonzero(all_scores)
+                pos, val = top_k(cand, all_scores[cand], k, self._tie_rank)
+                indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
+            return Run(query_ids, self._ids, indices, scores)
+        known = self.vocab.terms
+        terms = [[known[t] for t in query if t in known] for query in weighted]
+        weights = [[w for t, w in query.items() if t in known] for query in weighted]
+        indices, scores = self._index.search(terms, k, self._tie_rank, weights)
+        return Run(query_ids, self._ids, indices, scores)
+
     def search(self, queries: Queries, k: int) -> Run:
         if self._ids is None:
             raise RuntimeError("bm25: index() a corpus before search()")

@@ -91,8 +91,10 @@ class SparseBM25:
         weight *= np.repeat(idf, df)
         self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
 
-    def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (positions, scores) for each query's term ids; only documents that match a term."""
+    def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
+               query_weights: list[list[float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (positions, scores) for each query's term ids (a repeated term counts again, or
+        each term counts its ``query_weights`` entry); only documents that match a term."""
         W = self.weights
         n_q = len(query_terms)
         indices = np.full((n_q, k), -1, dtype=np.int64)
@@ -107,7 +109,11 @@ class SparseBM25:
             batch = query_terms[start:stop]
             rows = np.repeat(np.arange(len(batch)), [len(t) for t in batch])
             cols = np.fromiter((t for terms in batch for t in terms), dtype=np.int64, count=len(rows))
-            Q = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(batch), W.shape[0]))
+            if query_weights is None:
+                values = np.ones(len(rows))
+            else:
+                values = np.fromiter((w for ws in query_weights[start:stop] for w in ws), dtype=np.float64, count=len(rows))
+            Q = sp.csr_matrix((values, (rows, cols)), shape=(len(batch), W.shape[0]))
             S = (Q @ W).tocsr()
             for i in range(len(batch)):
                 lo, hi = S.indptr[i], S.indptr[i + 1]

@@ -72,17 +72,25 @@ class Dense(Retriever):
         return {"name": self.name, **self.options}
 
     def index(self, corpus: Corpus) -> None:
-        self.corpus = corpus
+        self.index_vectors(corpus, self.encode_corpus(corpus))
+
+    def encode_corpus(self, corpus: Corpus) -> np.ndarray:
+        """Document vectors (memory-mapped from the embedding cache)."""
         with bar(len(corpus), "encode corpus") as progress:
-            self.vectors = self.encoder.corpus_embeddings(corpus, self.doc_prefix, self.block_size, progress.update)
+            return self.encoder.corpus_embeddings(corpus, self.doc_prefix, self.block_size, progress.update)
+
+    def index_vectors(self, corpus: Corpus, vectors: np.ndarray) -> None:
+        """Index given document vectors, one row per document of ``corpus``."""
+        self.corpus, self.vectors = corpus, vectors
         self.faiss = build_index(self.vectors, self.kind, *self.hnsw, *self.ivf)
         self.encoder.model  # noqa: B018 - loaded here, so search times measure queries only
 
-    def encode_queries(self, queries: Queries) -> np.ndarray:
-        return self.encoder.encode(queries.texts, self.query_prefix)
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Query vectors for texts."""
+        return self.encoder.encode(texts, self.query_prefix)
 
     def search(self, queries: Queries, k: int) -> Run:
-        return self.search_vectors(queries.ids, self.encode_queries(queries), k)
+        return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
         """Top k by inner product for given query vectors; equal scores ordered by doc id descending."""

@@ -56,3 +56,83 @@ def write_beir(root: Path, corpus: list[str] | None = None, queries: list[str] |
     (root / "qrels").mkdir(exist_ok=True)
     (root / "qrels" / f"{split}.tsv").write_text(qrels, encoding="utf-8")
     return root
+
+
+class ChatServer:
+    """A small OpenAI-compatible chat-completions server on 127.0.0.1 (standard library http.server).
+
+    ``reply(prompt) -> str`` writes the answers; ``script`` is a list of (status, body) answers
+    given first, one per request, before normal replies; ``delay`` seconds pass before each answer.
+    Every request body and header set is recorded.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+        import time
+
+        self.reply = lambda prompt: f"answer to: {prompt}"
+        self.script: list[tuple[int, str]] = []
+        self.delay = 0.0
+        self.bodies: list[dict] = []
+        self.headers: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    server.bodies.append(body)
+                    server.headers.append(dict(self.headers))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    scripted = server.script.pop(0) if server.script else None
+                try:
+                    time.sleep(server.delay)
+                    if scripted:
+                        status, text = scripted
+                    else:
+                        content = server.reply(body["messages"][-1]["content"])
+                        status, text = 200, json.dumps({"choices": [{"message": {"role": "assistant",
+                                                                                 "content": content}}]})
+                    data = text.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    if status == 429:
+                        self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with lock:
+                        server.in_flight -= 1
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def spec(self, **options: object) -> str:
+        """An ``openai`` generator spec for this server (fast back-off for tests)."""
+        opts = {"model": "test-model", "base_url": self.url, "backoff": 0.01, "timeout": 5, **options}
+        return "openai:" + ",".join(f"{k}={v}" for k, v in opts.items())
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def chat_server():
+    server = ChatServer()
+    yield server
+    server.close()

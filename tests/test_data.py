@@ -36,3 +36,18 @@ def test_read_trec_errors(tmp_path):
     path.write_text("q1 Q0 d1 1 high x\n")
     with pytest.raises(DataError, match=r"bad.trec:1: score 'high' is not a number"):
         Run.read_trec(path)
+
+
+def test_dataset_sample_is_seeded_and_keeps_judged_queries(tmp_path):
+    from conftest import write_beir
+
+    from rageval import load_dataset
+
+    queries = [f'{{"_id": "q{i}", "text": "apple {i}"}}' for i in range(20)]
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td1\t{1 if i < 15 else 0}\n" for i in range(20))
+    ds = load_dataset(str(write_beir(tmp_path / "s", queries=queries, qrels=qrels)))
+    a, b, c = ds.sample(5, seed=1), ds.sample(5, seed=1), ds.sample(5, seed=2)
+    assert a.queries.ids == b.queries.ids and len(a.queries) == 5 and a.queries.ids != c.queries.ids
+    assert set(a.queries.ids) <= {f"q{i}" for i in range(15)} and set(a.qrels) == set(a.queries.ids)
+    assert a.label == "s.test.sample5-seed1" and ds.sample(5).label == "s.test.sample5"
+    assert ds.sample(100) is ds

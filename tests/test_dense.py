@@ -109,7 +109,7 @@ def test_hnsw_recall_against_flat_on_cosqa(shared):
     hnsw = get_retriever("dense:index=hnsw")
     hnsw.index(ds.corpus)
     assert hnsw.encoder.calls == 0
-    q = flat.encode_queries(ds.queries)
+    q = flat.encode_texts(ds.queries.texts)
     exact = flat.search_vectors(ds.queries.ids, q, 10).indices
     approx = hnsw.search_vectors(ds.queries.ids, q, 10).indices
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])

@@ -41,3 +41,14 @@ def test_rageval_list_names_every_plugin_kind():
                        ("metrics", "sufficiency")]:
         assert any(line.split()[:2] == [kind, name] for line in out.splitlines()), (kind, name)
     assert "Okapi BM25" in out
+
+
+def test_parse_spec_brackets_keep_a_nested_spec_whole():
+    assert parse_spec("rewrite:base=[bm25:k1=0.9,b=0.4],method=rm3") == \
+        ("rewrite", None, {"base": "bm25:k1=0.9,b=0.4", "method": "rm3"})
+    assert parse_spec("rewrite:generator=[openai:base_url=http://h:1/v1,model=m],n=2")[2] == \
+        {"generator": "openai:base_url=http://h:1/v1,model=m", "n": "2"}
+    with pytest.raises(SpecError, match=r"unmatched '\['"):
+        parse_spec("rewrite:base=[bm25:k1=1")
+    with pytest.raises(SpecError, match=r"unmatched '\]'"):
+        parse_spec("rewrite:base=bm25]")

@@ -1,0 +1,1 @@
+"""Built-in text generators (entry-point group ``rageval.generators``): ``local`` and ``openai``."""
