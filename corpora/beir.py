@@ -6,9 +6,10 @@ from pathlib import Path
 
 from rageval.data import Corpus, Dataset, Qrels, Queries, Span, Spans
 from rageval.errors import DataError
+from rageval.jsonl import read_jsonl, read_lines
 from rageval.plugins import DatasetLoader
 
-from .jsonl import read_jsonl, read_lines, read_records, string_field
+from .jsonl import read_records, string_field
 
 log = logging.getLogger("rageval")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+
 import numpy as np
 
 from rageval.data import Document

@@ -1,4 +1,5 @@
-"""The ``rageval`` command line: ``rageval run`` (the benchmark) and ``rageval list`` (the plugins)."""
+"""The ``rageval`` command line: ``rageval run`` (the benchmark), ``rageval list`` (the plugins) and
+``rageval ifrag build|score`` (instruction-following RAG test sets)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ from typing import Sequence
 from . import registry
 from .errors import RagevalError
 from .evaluation import DEFAULT_METRICS, SPAN_METRICS, canonical
+from .ifrag import cli as ifrag_cli
 from .report import leaderboard, table
 from .runner import run
 
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-resume", action="store_true", help="redo every pair even if it finished before")
     p.add_argument("-v", "--verbose", action="store_true", help="show debugging detail, tracebacks included")
     sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
+    ifrag_cli.add_commands(sub)
     args = parser.parse_args(argv)
     log = logging.getLogger("rageval")
     if not log.handlers:
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "ifrag":
+            return ifrag_cli.run_build(args) if args.ifrag_command == "build" else ifrag_cli.run_score(args)
         if args.command is None:
             args = parser.parse_args(["run"])
         if args.k < 1:

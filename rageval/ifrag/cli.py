@@ -1,0 +1,82 @@
+"""``rageval ifrag build`` and ``rageval ifrag score``."""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from .. import registry
+from ..files import write_json, write_jsonl
+from ..report import table
+from .builder import build
+from .scoring import match, read_responses, score
+from .testset import read_testset, write_testset
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ifrag", help="build and score instruction-following RAG test sets")
+    commands = p.add_subparsers(dest="ifrag_command", required=True)
+    b = commands.add_parser("build", help="questions with gold answers + retrieved passages + instructions -> JSONL")
+    b.add_argument("--dataset", required=True, metavar="SPEC", help="a dataset whose queries carry answers")
+    b.add_argument("--split", help="qrels split (default: test, or the only one)")
+    b.add_argument("--retriever", default="bm25", metavar="SPEC", help="retriever of the passages (default bm25)")
+    b.add_argument("--k", type=int, default=3, help="passages per item (default 3)")
+    b.add_argument("--n", type=int, default=200, help="items (default 200)")
+    b.add_argument("--max-instructions", type=int, default=3, help="instructions per item: 1..M (default 3)")
+    b.add_argument("--seed", type=int, default=0, help="same seed, same file (default 0)")
+    b.add_argument("--out", required=True, help="test set JSONL to write")
+    s = commands.add_parser("score", help="score responses (from a file or a generator) against a test set")
+    s.add_argument("--testset", required=True, help="FollowRAG-schema JSONL")
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--responses", help='JSONL of {"key", "response"} (or IFEval\'s {"prompt", "response"})')
+    source.add_argument("--generator", metavar="SPEC", help="generate the responses, e.g. local or openai:model=...")
+    s.add_argument("--judge", metavar="SPEC", help="a generator to judge answer correctness (LLM as judge)")
+    s.add_argument("--partial", action="store_true", help="score the matched items when keys do not match")
+    s.add_argument("--out", help="scores JSON (default: <testset>.scores.json)")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    items = build(args.dataset, args.retriever, args.n, args.max_instructions, args.seed, args.k, args.split)
+    write_testset(Path(args.out), items)
+    kinds = Counter(i.id for item in items for i in item.instructions)
+    print(table(["instruction", "items"], [[iid, n] for iid, n in sorted(kinds.items())]))
+    print(f"\n{len(items)} items, {sum(kinds.values())} instructions: {args.out}")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    testset = Path(args.testset)
+    items = read_testset(testset)
+    out = Path(args.out) if args.out else testset.with_suffix(".scores.json")
+    judge = registry.create("generators", args.judge) if args.judge else None
+    if args.generator:
+        generator = registry.create("generators", args.generator)
+        texts = generator.generate([item.prompt for item in items])
+        responses = {str(item.key): text for item, text in zip(items, texts)}
+        saved = out.with_suffix(".responses.jsonl")
+        write_jsonl(saved, ({"key": item.key, "response": text} for item, text in zip(items, texts)))
+        print(f"responses: {saved}")
+        source = args.generator
+    else:
+        responses = read_responses(Path(args.responses), items)
+        source = args.responses
+    matched = match(items, responses, args.partial, source)
+    results = score(matched, responses, judge)
+    results = {"testset": str(testset), "responses": source, "judge": args.judge,
+               "n_items_in_testset": len(items), **results}
+    overall = [["prompt-level strict", results["prompt_level"]["strict"]],
+               ["prompt-level loose", results["prompt_level"]["loose"]],
+               ["instruction-level strict", results["instruction_level"]["strict"]],
+               ["instruction-level loose", results["instruction_level"]["loose"]],
+               ["answer exact match", results["answer"]["exact_match"]], ["answer F1", results["answer"]["f1"]],
+               ["answer recall", results["answer"]["recall"]],
+               ["K-precision", results["faithfulness"]["k_precision"]]]
+    if judge:
+        overall.append([f"judge correct ({results['judge']['judged']} judged)", results["judge"]["correct"]])
+    print(table(["measure", "value"], [[m, f"{v:.4f}"] for m, v in overall]))
+    print()
+    print(table(["instruction", "n", "strict", "loose"],
+                [[iid, r["n"], f"{r['strict']:.4f}", f"{r['loose']:.4f}"] for iid, r in results["per_instruction"].items()]))
+    write_json(out, results)
+    print(f"\n{results['n_items']} items scored: {out}")
+    return 0
