@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from rageval.data import Corpus, Dataset, Qrels, Queries, Span, Spans
-from rageval.errors import DataError
+from rageval.errors import DataError, MissingSplitError
 from rageval.jsonl import read_jsonl, read_lines
 from rageval.plugins import DatasetLoader
 
@@ -18,7 +18,7 @@ def pick_split(available: list[str], split: str | None, where: Path) -> str:
     """The requested split, else ``test`` when present, else the only one."""
     if split is not None:
         if split not in available:
-            raise DataError(where, f"no split {split!r}; available: {', '.join(available) or 'none'}")
+            raise MissingSplitError(where, f"no split {split!r}; available: {', '.join(available) or 'none'}")
         return split
     if "test" in available:
         return "test"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rageval.cache import cache_dir, key
 from rageval.data import Corpus, Dataset, Queries
-from rageval.errors import DataError
+from rageval.errors import DataError, MissingSplitError
 from rageval.files import write_json
 from rageval.plugins import DatasetLoader
 
@@ -87,7 +87,7 @@ class CodeLoader(DatasetLoader):
     def load(self, split: str | None = None) -> Dataset:
         split = split or "test"
         if split not in SPLITS:
-            raise DataError(self.root, f"no split {split!r}; available: {', '.join(SPLITS)}")
+            raise MissingSplitError(self.root, f"no split {split!r}; available: {', '.join(SPLITS)}")
         records, stats = self.records()
         corpus = Corpus(ids=[r["id"] for r in records], texts=[r["code"] for r in records],
                         titles=[r["name"] for r in records],

@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 from rageval.data import Corpus, Dataset, Queries
-from rageval.errors import DataError
+from rageval.errors import DataError, MissingSplitError
 from rageval.plugins import DatasetLoader
 
 from .code import SPLITS, CodeLoader
@@ -41,7 +41,7 @@ class CodeSpansLoader(DatasetLoader):
     def load(self, split: str | None = None) -> Dataset:
         split = split or "test"
         if split not in SPLITS:
-            raise DataError(self.code.root, f"no split {split!r}; available: {', '.join(SPLITS)}")
+            raise MissingSplitError(self.code.root, f"no split {split!r}; available: {', '.join(SPLITS)}")
         records, stats = self.code.records()
         by_path: dict[str, list[dict]] = {}
         for r in records:

@@ -20,3 +20,7 @@ class DataError(RagevalError):
 
 class SpecError(RagevalError):
     """A plugin spec string names an unknown plugin or option, or an option value of the wrong type."""
+
+
+class MissingSplitError(DataError):
+    """A dataset has no split of the requested name."""

@@ -29,9 +29,13 @@ class DatasetLoader:
 class Retriever:
     """A retriever plugin (entry-point group ``rageval.retrievers``).
 
-    Optional: ``fit(train: Dataset)`` for trained retrievers, and ``save(dir)`` / ``load(dir)``
-    so the runner can cache an index under (``config()``, corpus fingerprint); a retriever that
-    has them says so with ``cacheable = True``.
+    Optional: ``save(dir)`` / ``load(dir)`` so the runner can cache an index under (``config()``,
+    corpus fingerprint); a retriever that has them says so with ``cacheable = True``.
+
+    Trained retrievers implement ``fit(train: Dataset)`` and ``needs_fit()``: the runner then fits
+    them on the train split of ``train_spec`` when set (an error if it has none), else of the
+    evaluated dataset, else of ``default_train``. Embedding retrievers expose
+    ``query_vectors(queries)`` and ``document_vectors()`` for the embedding-space diagnostics.
     """
 
     name: str = ""
@@ -39,11 +43,20 @@ class Retriever:
     options: dict[str, Any] = {}
     default_run: bool = False  # part of a bare ``rageval run`` (needs no training and no download)
     cacheable: bool = False
+    train_spec: str | None = None  # the dataset whose train split fit() must use
+    default_train: str | None = None  # where to train when the evaluated dataset has no train split
 
     @classmethod
     def usable(cls) -> bool:
         """Whether everything this retriever needs (packages, bundled models) is installed."""
         return True
+
+    def needs_fit(self) -> bool:
+        """Whether ``fit`` must run before ``index`` (a trained retriever without a model)."""
+        return False
+
+    def fit(self, train: Dataset) -> None:
+        raise NotImplementedError
 
     def index(self, corpus: Corpus) -> None:
         raise NotImplementedError

@@ -27,7 +27,8 @@ from . import registry
 from .cache import cache_dir, key
 from .data import Corpus, Dataset
 from .datasets import load_dataset
-from .errors import RagevalError
+from .embedding_diagnostics import diagnostics
+from .errors import MissingSplitError, RagevalError
 from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
 from .files import write_json, write_jsonl
 from .plugins import Retriever
@@ -181,14 +182,45 @@ def _index(retriever: Retriever, corpus: Corpus) -> bool:
     return False
 
 
+def training_split(retriever: Retriever, dataset: Dataset) -> Dataset:
+    """The train split a trained retriever fits on: of its ``train_spec`` (which must have one), else of
+    the evaluated dataset, else of its ``default_train`` (then the evaluation is zero-shot)."""
+    if retriever.train_spec:
+        try:
+            return load_dataset(retriever.train_spec, "train")
+        except MissingSplitError as e:
+            raise RagevalError(f"{retriever.name} cannot train on {retriever.train_spec}: it has no train split "
+                               f"({e})") from None
+    try:
+        return load_dataset(dataset.meta.get("spec", dataset.name), "train")
+    except MissingSplitError:
+        if not retriever.default_train:
+            raise RagevalError(f"{retriever.name} needs training and {dataset.label} has no train split") from None
+        log.info("%s has no train split: %s trains on %s (train split), zero-shot here", dataset.name,
+                 retriever.name, retriever.default_train)
+        return load_dataset(retriever.default_train, "train")
+
+
 def _retrieve(retriever: Retriever, corpus: Corpus, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
+    fit_s = None
+    if retriever.needs_fit():
+        start = time.perf_counter()
+        retriever.fit(training_split(retriever, dataset))
+        fit_s = round(time.perf_counter() - start, 4)
     start = time.perf_counter()
     cached = _index(retriever, corpus)
     index_s = time.perf_counter() - start
     start = time.perf_counter()
     run = retriever.search(dataset.queries, depth)
     search_s = time.perf_counter() - start
-    return run, {"index_s": round(index_s, 4), "index_from_cache": cached, "search_s": round(search_s, 4),
+    if hasattr(retriever, "query_vectors") and hasattr(retriever, "document_vectors"):
+        run.meta["embedding_diagnostics"] = diagnostics(
+            dataset.queries.ids, retriever.query_vectors(dataset.queries), corpus, retriever.document_vectors(),
+            dataset.qrels)
+        log.info("%s embedding space: %s", retriever.name,
+                 ", ".join(f"{k} {v:.4f}" for k, v in run.meta["embedding_diagnostics"].items() if k != "n_queries"))
+    return run, {**({"fit_s": fit_s} if fit_s is not None else {}), "index_s": round(index_s, 4),
+                 "index_from_cache": cached, "search_s": round(search_s, 4),
                  "queries_per_s": round(len(dataset.queries) / search_s, 1) if search_s else None}
 
 

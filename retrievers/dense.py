@@ -89,6 +89,12 @@ class Dense(Retriever):
         """Query vectors for texts."""
         return self.encoder.encode(texts, self.query_prefix)
 
+    def query_vectors(self, queries: Queries) -> np.ndarray:
+        return self.encode_texts(queries.texts)
+
+    def document_vectors(self) -> np.ndarray:
+        return self.vectors
+
     def search(self, queries: Queries, k: int) -> Run:
         return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 

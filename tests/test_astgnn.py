@@ -1,0 +1,175 @@
+"""AST-GNN: graphs of real snippets, the fusion's starting point, seeded training, checkpoints,
+the training split the runner picks, and the embedding diagnostics."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import write_beir
+
+from rageval import load_dataset, registry
+from rageval.data import Corpus, Dataset, Queries
+from rageval.embedding_diagnostics import diagnostics
+from rageval.errors import RagevalError
+from rageval.runner import run, training_split
+from retrievers.ast_graph import code_graph
+
+ADD = "def add(a, b):\n    total = a + b\n    return total\n"
+
+
+def test_python_graph_counts_and_collapsing():
+    g = code_graph(ADD, "python")
+    # module -> function_definition (collapsed: one named child); expression_statement -> assignment and
+    # return_statement -> identifier collapse too: 12 nodes, 11 parent-child + 6 sibling edges, both ways
+    assert g.n_nodes == 12 and g.edges.shape == (2, 34)
+    assert g.children.tolist() == [3, 0, 2, 2, 0, 0, 2, 0, 0, 2, 0, 0]
+    assert not g.parse_error and not g.text_only and not g.capped
+    assert len(g.tokens) == 7 and sorted(set(g.token_nodes.tolist())) == [1, 4, 5, 7, 8, 10, 11]
+    pairs = set(zip(*g.edges.tolist()))
+    assert all((b, a) in pairs for a, b in pairs)
+    assert code_graph(ADD, "python").node_types.tolist() == g.node_types.tolist()  # stable hashing
+
+
+def test_subtokens_split_identifiers():
+    one = code_graph("def f():\n    return parseHttpResponse_body\n", "python")
+    two = code_graph("def f():\n    return parse_http_response_body\n", "python")
+    assert sorted(one.tokens.tolist()) == sorted(two.tokens.tolist()) and len(one.tokens) == 5
+
+
+def test_cap_keeps_the_upper_tree():
+    body = "".join(f"    x{i} = call{i}(a, b + {i})\n" for i in range(50))
+    full = code_graph(f"def big(a, b):\n{body}", "python", max_nodes=10_000)
+    capped = code_graph(f"def big(a, b):\n{body}", "python", max_nodes=20)
+    assert full.n_nodes > 200 and not full.capped
+    assert capped.n_nodes == 20 and capped.capped
+    assert capped.children[0] == 3  # the function keeps its name, parameters and block
+    assert capped.edges.max() < 20
+
+
+def test_other_languages_errors_and_text_only():
+    java = code_graph("class A { int add(int a, int b) { return a + b; } }", "java")
+    go = code_graph("package m\nfunc Add(a int, b int) int { return a + b }\n", "go")
+    assert java.n_nodes > 5 and go.n_nodes > 5 and not java.parse_error and not go.parse_error
+    broken = code_graph("def f(:\n    return 1 +\n", "python")
+    assert broken.parse_error and broken.n_nodes > 1
+    for g in (code_graph("PROCEDURE DIVISION.", "cobol"), code_graph("   ", "python")):
+        assert g.text_only and g.n_nodes == 1 and g.edges.shape == (2, 0)
+
+
+def _code_dataset(n_docs: int = 60):
+    """Real stdlib functions with their summaries: a corpus and train/test queries."""
+    full = load_dataset("code:stdlib", "train")
+    rows = list(range(n_docs))
+    qids = full.queries.ids[:n_docs]
+    docs = [next(iter(full.qrels[q])) for q in qids]
+    positions = [full.corpus.position(d) for d in docs]
+    corpus = Corpus(ids=docs, texts=[full.corpus.texts[p] for p in positions],
+                    metas=[full.corpus.metas[p] for p in positions], fields=("text",))
+    queries = Queries(qids, [full.queries.texts[r] for r in rows])
+    qrels = {q: {d: 1} for q, d in zip(qids, docs)}
+    return Dataset("mini", corpus, queries, qrels, split="train")
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return _code_dataset()
+
+
+def test_untrained_fusion_ranks_as_dense(mini):
+    astgnn = registry.create("retrievers", "astgnn")
+    astgnn._model = astgnn._build()
+    astgnn._model.eval()
+    astgnn.index(mini.corpus)
+    dense = registry.create("retrievers", "dense")
+    dense.index(mini.corpus)
+    a, b = astgnn.search(mini.queries, 5), dense.search(mini.queries, 5)
+    assert np.array_equal(a.indices, b.indices) and np.allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_training_is_seeded_and_checkpoints_round_trip(mini, tmp_path, monkeypatch):
+    import torch
+
+    spec = "astgnn:epochs=3,batch_size=16,hidden=32"
+    first = registry.create("retrievers", spec)
+    first.fit(mini)
+    info = first.train_info
+    assert info["pairs"] == 60 and info["epochs"] == 3 and info["loss"][-1] < info["loss"][0]
+    assert info["graphs"]["documents"] == 60
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "other-cache"))  # no cached model: train again
+    second = registry.create("retrievers", spec)
+    second.fit(mini)
+    for (name, x), (_, y) in zip(first._model.state_dict().items(), second._model.state_dict().items()):
+        assert torch.equal(x, y), name
+    path = tmp_path / "m.pt"
+    first.save_checkpoint(path)
+    loaded = registry.create("retrievers", f"astgnn:checkpoint={path}")
+    assert not loaded.needs_fit() and loaded.params["hidden"] == 32
+    first.index(mini.corpus)
+    loaded.index(mini.corpus)
+    assert np.allclose(first.document_vectors(), loaded.document_vectors())
+    assert np.allclose(first.query_vectors(mini.queries), loaded.query_vectors(mini.queries))
+    with pytest.raises(RagevalError, match=r"does not match the requested options: hidden=32 in the checkpoint, "
+                                           r"hidden=64 asked"):
+        registry.create("retrievers", f"astgnn:checkpoint={path},hidden=64")
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(2)}, bad)
+    with pytest.raises(RagevalError, match="not an astgnn checkpoint"):
+        registry.create("retrievers", f"astgnn:checkpoint={bad}")
+    with pytest.raises(RagevalError, match="no such file"):
+        registry.create("retrievers", f"astgnn:checkpoint={tmp_path / 'missing.pt'}")
+
+
+def test_projection_only_ablation(mini):
+    ablation = registry.create("retrievers", "astgnn:graph=false,epochs=2,batch_size=16")
+    ablation.fit(mini)
+    assert "graphs" not in dict(ablation._model.named_children()) and ablation.train_info["graphs"] == {}
+    assert not hasattr(ablation._model, "convs")
+
+
+def test_fit_needs_a_train_split(mini, tmp_path):
+    test_split = Dataset("mini", mini.corpus, mini.queries, mini.qrels, split="test")
+    with pytest.raises(RagevalError, match="trains on a train split; mini.test is the 'test' split"):
+        registry.create("retrievers", "astgnn").fit(test_split)
+    with pytest.raises(RagevalError, match="has no model"):
+        registry.create("retrievers", "astgnn").index(mini.corpus)
+    only_test = write_beir(tmp_path / "only-test")
+    with_train = write_beir(tmp_path / "with-train", split="train")
+    retriever = registry.create("retrievers", f"astgnn:train={only_test}")
+    with pytest.raises(RagevalError, match=r"cannot train on .*only-test: it has no train split"):
+        training_split(retriever, load_dataset(str(only_test)))
+    retriever = registry.create("retrievers", "astgnn")
+    retriever.default_train = str(with_train)
+    assert training_split(retriever, load_dataset(str(only_test))).split == "train"
+
+
+def test_runner_trains_then_evaluates(tmp_path):
+    full = load_dataset("code:stdlib", "train")
+    lines, train, test = [], [], []
+    for i, q in enumerate(full.queries.ids[:40]):
+        d = next(iter(full.qrels[q]))
+        lines.append(json.dumps({"_id": d, "text": full.corpus.get(d).text}))
+        (train if i < 30 else test).append((q, d, full.queries.texts[i]))
+    queries = [json.dumps({"_id": q, "text": t}) for q, _, t in train + test]
+    root = write_beir(tmp_path / "code", lines, queries,
+                      "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d, _ in train), split="train")
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d, _ in test))
+    [outcome] = run([str(root)], ["astgnn:epochs=2,batch_size=8,hidden=32"], split="test", out=tmp_path / "runs")
+    assert outcome.error is None and "fit_s" in outcome.timings
+    metrics = json.loads(next((tmp_path / "runs").glob("*/*/metrics.json")).read_text())
+    assert metrics["run_meta"]["astgnn"]["train"]["pairs"] == 30
+    assert set(metrics["run_meta"]["embedding_diagnostics"]) == {"n_queries", "alignment", "angular_margin",
+                                                                 "uniformity"}
+
+
+def test_diagnostics_by_hand():
+    corpus = Corpus(ids=["a", "b", "c"], texts=["", "", ""])
+    docs = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    queries = np.array([[2.0, 0.0], [1.0, 1.0]])  # q1 at 0 degrees, q2 at 45 degrees
+    out = diagnostics(["q1", "q2"], queries, corpus, docs, {"q1": {"a": 1}, "q2": {"b": 2, "c": 0}})
+    # alignment: q1-a = 0; q2-b = |(.707, -.293)|^2 = 2 - 2 cos 45
+    assert out["alignment"] == pytest.approx((0 + (2 - 2 * np.cos(np.pi / 4))) / 2)
+    # margins: q1: nearest non-relevant b at 90 - 0; q2: nearest non-relevant a at 45 - b at 45 = 0
+    assert out["angular_margin"] == pytest.approx(45.0) and out["n_queries"] == 2
+    sq = [2.0, 4.0, 2.0]  # |a-b|^2, |a-c|^2, |b-c|^2
+    assert out["uniformity"] == pytest.approx(np.log(np.mean(np.exp(-2 * np.array(sq)))))
