@@ -32,9 +32,9 @@ class Retriever:
     Optional: ``save(dir)`` / ``load(dir)`` so the runner can cache an index under (``config()``,
     corpus fingerprint); a retriever that has them says so with ``cacheable = True``.
 
-    Trained retrievers implement ``fit(train: Dataset)`` and ``needs_fit()``: the runner then fits
+    Trained retrievers implement ``fit(train, dev=None)`` and ``needs_fit()``: the runner then fits
     them on the train split of ``train_spec`` when set (an error if it has none), else of the
-    evaluated dataset, else of ``default_train``. Embedding retrievers expose
+    evaluated dataset, else of ``default_train``, passing that dataset's dev split when it has one. Embedding retrievers expose
     ``query_vectors(queries)`` and ``document_vectors()`` for the embedding-space diagnostics.
     """
 
@@ -55,7 +55,8 @@ class Retriever:
         """Whether ``fit`` must run before ``index`` (a trained retriever without a model)."""
         return False
 
-    def fit(self, train: Dataset) -> None:
+    def fit(self, train: Dataset, dev: Dataset | None = None) -> None:
+        """Train on ``train``; ``dev`` (the same dataset's dev split, when it has one) may select the model."""
         raise NotImplementedError
 
     def index(self, corpus: Corpus) -> None:

@@ -201,11 +201,20 @@ def training_split(retriever: Retriever, dataset: Dataset) -> Dataset:
         return load_dataset(retriever.default_train, "train")
 
 
+def development_split(train: Dataset) -> Dataset | None:
+    """The dev split of the dataset a train split came from, or None when it has none."""
+    try:
+        return load_dataset(train.meta.get("spec", train.name), "dev")
+    except MissingSplitError:
+        return None
+
+
 def _retrieve(retriever: Retriever, corpus: Corpus, dataset: Dataset, depth: int) -> tuple[Run, dict[str, float]]:
     fit_s = None
     if retriever.needs_fit():
         start = time.perf_counter()
-        retriever.fit(training_split(retriever, dataset))
+        train = training_split(retriever, dataset)
+        retriever.fit(train, development_split(train))
         fit_s = round(time.perf_counter() - start, 4)
     start = time.perf_counter()
     cached = _index(retriever, corpus)

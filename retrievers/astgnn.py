@@ -6,11 +6,13 @@ Training (``fit``): one (query, relevant document) pair per relevant judgment of
 batches of ``batch_size`` pairs, every other document of the batch a negative (the same document
 twice in a batch is never its own negative); cross-entropy over cosine similarities divided by
 ``temperature``; AdamW; ``epochs`` passes in an order drawn from ``seed``, stopping after the pass
-that crosses ``max_train_s``. The trained model is cached under (configuration, training data)
+that crosses ``max_train_s``. With a dev split, the epoch with the best dev MRR@10 is kept (epoch 0,
+the untrained start that ranks as ``dense``, included). The trained model is cached under (configuration, training data)
 and reused; ``checkpoint=PATH`` loads a saved one (``torch.load(weights_only=True)``).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import resource
@@ -37,7 +39,7 @@ log = logging.getLogger("rageval")
 FORMAT = 1
 DEFAULTS: dict[str, Any] = {
     "graph": True, "hidden": 128, "layers": 2, "pool_ratio": 0.5, "max_nodes": 256, "type_buckets": 4096,
-    "token_buckets": 16384, "max_subtokens": 4, "dropout": 0.1, "epochs": 10, "batch_size": 128, "lr": 1e-3,
+    "token_buckets": 16384, "max_subtokens": 4, "dropout": 0.3, "epochs": 10, "batch_size": 128, "lr": 1e-4,
     "temperature": 0.05, "seed": 0,
 }
 ENCODE_BATCH = 256
@@ -57,10 +59,10 @@ class AstGnn(Retriever):
                  temperature: float | None = None, seed: int | None = None, max_train_s: float = 600.0,
                  language: str = "python", index: Literal["flat", "hnsw", "ivf"] = "flat"):
         given = {k: v for k, v in locals().items() if k in DEFAULTS and v is not None}
-        if not 0 < given.get("pool_ratio", 0.5) <= 1 or any(
+        if not 0 < given.get("pool_ratio", 0.5) <= 1 or given.get("max_subtokens", 0) < 0 or any(
                 given.get(k, 1) < 1 for k in ("hidden", "layers", "max_nodes", "type_buckets", "token_buckets",
-                                              "max_subtokens", "epochs", "batch_size")):
-            raise SpecError("astgnn: sizes must be positive and 0 < pool_ratio <= 1")
+                                              "epochs", "batch_size")):
+            raise SpecError("astgnn: sizes must be positive (max_subtokens may be 0) and 0 < pool_ratio <= 1")
         self.dense = Dense(model=model, index=index)
         self.train_spec = None if train == "auto" else train
         self.language, self.max_train_s = language, max_train_s
@@ -156,13 +158,35 @@ class AstGnn(Retriever):
 
     # -- training ------------------------------------------------------------------------------
 
-    def fit(self, train: Dataset) -> None:
-        """Train on ``train`` (a train split), or load the model a previous run trained on the same data."""
+    def _dev_mrr(self, corpus: Corpus, dev: Dataset, q_text: np.ndarray) -> float:
+        """MRR@10 of the current model on the dev queries, over the whole training corpus."""
+        import torch
+
+        model = self._require_model()
+        model.eval()
+        docs, _ = self.document_vectors_of(corpus)
+        with torch.inference_mode():
+            queries = model.encode_queries(torch.from_numpy(q_text)).numpy()
+        model.train()
+        scores = queries @ docs.T
+        reciprocal = []
+        for row, qid in enumerate(dev.queries.ids):
+            relevant = [corpus.position(d) for d, g in dev.qrels.get(qid, {}).items() if g > 0 and d in corpus]
+            if relevant:
+                rank = 1 + int(np.sum(scores[row] > scores[row, relevant].max()))
+                reciprocal.append(1.0 / rank if rank <= 10 else 0.0)
+        return float(np.mean(reciprocal)) if reciprocal else 0.0
+
+    def fit(self, train: Dataset, dev: Dataset | None = None) -> None:
+        """Train on ``train`` (a train split), keeping the epoch (0 = the untrained start, which ranks as
+        ``dense``) with the best MRR@10 on ``dev`` when given; or load the model a previous run trained
+        on the same data."""
         import torch
 
         if train.split != "train":
             raise RagevalError(f"astgnn trains on a train split; {train.label} is the {train.split!r} split")
-        cached = cache_dir("models", "astgnn") / f"{key(self._model_config(), train.corpus.fingerprint, train.qrels_fingerprint())}.pt"
+        data_key = [train.corpus.fingerprint, train.qrels_fingerprint(), dev.qrels_fingerprint() if dev else None]
+        cached = cache_dir("models", "astgnn") / f"{key(self._model_config(), *data_key)}.pt"
         if cached.is_file():
             log.info("astgnn: trained model from the cache (%s)", cached.name)
             self._given = {}
@@ -190,6 +214,12 @@ class AstGnn(Retriever):
         losses, epochs_done = [], 0
         from .astgnn_model import collate
 
+        if dev is not None:
+            dev_queries = Corpus(ids=dev.queries.ids, texts=dev.queries.texts, fields=("text",))
+            dev_text = np.array(self.dense.encoder.corpus_embeddings(dev_queries, self.dense.query_prefix))
+            dev_mrr = [self._dev_mrr(train.corpus, dev, dev_text)]
+            best = (dev_mrr[0], 0, copy.deepcopy(model.state_dict()))
+
         with bar(p["epochs"] * len(pairs), "train astgnn", unit="pair") as progress:
             for _ in range(p["epochs"]):
                 total = 0.0
@@ -210,6 +240,10 @@ class AstGnn(Retriever):
                     progress.update(len(rows))
                 losses.append(round(total / len(pairs), 4))
                 epochs_done += 1
+                if dev is not None:
+                    dev_mrr.append(self._dev_mrr(train.corpus, dev, dev_text))
+                    if dev_mrr[-1] > best[0]:
+                        best = (dev_mrr[-1], epochs_done, copy.deepcopy(model.state_dict()))
                 if time.perf_counter() - start > self.max_train_s:
                     log.warning("astgnn: training stopped after %d epochs (max_train_s=%s)", epochs_done,
                                 self.max_train_s)
@@ -218,8 +252,12 @@ class AstGnn(Retriever):
         self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": epochs_done, "loss": losses,
                            "seconds": round(time.perf_counter() - start, 1), "graphs": stats,
                            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        log.info("astgnn: trained on %d pairs of %s in %.1f s (loss %s)", len(pairs), train.label,
-                 self.train_info["seconds"], " -> ".join(map(str, losses)))
+        if dev is not None:
+            model.load_state_dict(best[2])
+            self.train_info.update(dev=dev.label, dev_mrr_at_10=[round(m, 4) for m in dev_mrr], best_epoch=best[1])
+        log.info("astgnn: trained on %d pairs of %s in %.1f s (loss %s)%s", len(pairs), train.label,
+                 self.train_info["seconds"], " -> ".join(map(str, losses)),
+                 f"; dev MRR@10 {' -> '.join(f'{m:.4f}' for m in dev_mrr)}, kept epoch {best[1]}" if dev else "")
         self.save_checkpoint(cached)
 
     # -- index and search ----------------------------------------------------------------------
@@ -231,12 +269,13 @@ class AstGnn(Retriever):
         return self._model
 
     def document_vectors_of(self, corpus: Corpus) -> tuple[np.ndarray, dict[str, int]]:
+        """The model's vectors of every document of ``corpus``, and the graph counts."""
         import torch
 
         from .astgnn_model import collate
 
         model = self._require_model()
-        text = self.dense.encode_corpus(corpus)
+        text = self.dense.encoder.corpus_embeddings(corpus, self.dense.doc_prefix, self.dense.block_size)
         out = np.empty(text.shape, dtype=np.float32)
         stats = {"documents": 0, "parse_errors": 0, "text_only": 0, "capped": 0}
         with bar(len(corpus), "encode graphs") as progress, torch.inference_mode():
