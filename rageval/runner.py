@@ -11,11 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import re
-import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -30,7 +27,7 @@ from .datasets import load_dataset
 from .embedding_diagnostics import diagnostics
 from .errors import MissingSplitError, RagevalError
 from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
-from .files import write_json, write_jsonl
+from .files import atomic_folder, write_json, write_jsonl
 from .plugins import Retriever
 from .runs import Run
 from .tokens import Unit
@@ -171,14 +168,9 @@ def _index(retriever: Retriever, corpus: Corpus) -> bool:
         retriever.load(folder)
         return True
     retriever.index(corpus)
-    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as partial:
         retriever.save(partial)
         (partial / "complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(partial, folder)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return False
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import resource
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +25,7 @@ from rageval.cache import cache_dir, key
 from rageval.data import Corpus, Dataset, Queries
 from rageval.embedding import DEFAULT_MODEL
 from rageval.errors import RagevalError, SpecError
+from rageval.files import atomic_open
 from rageval.plugins import Retriever
 from rageval.progress import bar
 from rageval.runs import Run
@@ -129,16 +128,9 @@ class AstGnn(Retriever):
         """The trained model with its configuration (atomically written)."""
         import torch
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_open(path, "wb") as f:
             torch.save({"format": FORMAT, "config": self._model_config(), "state": self._model.state_dict(),
-                        "train": self.train_info}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                        "train": self.train_info}, f)
 
     # -- graphs ------------------------------------------------------------------------------
 

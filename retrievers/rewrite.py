@@ -109,13 +109,16 @@ class Rewrite(Retriever):
     def _prompt(self, name: str, **fields: object) -> str:
         return self.prompts[f"{name}_code" if self.code and f"{name}_code" in self.prompts else name].format(**fields)
 
+    def _length(self) -> dict[str, int]:
+        """The generation length option, when the spec sets one (else the generator's own)."""
+        return {} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens}
+
     def _generate(self, prompts: Sequence[str]) -> list[list[str]]:
         """``n`` usable generations per prompt (greedy for n = 1, else sampled with seeds 0..n-1)."""
-        extra = {} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens}
         outputs: list[list[str]] = [[] for _ in prompts]
         for j in range(self.n):
             sampled = {} if self.n == 1 else {"temperature": self.temperature, "seed": j}
-            for row, text in enumerate(self.generator.generate(list(prompts), **extra, **sampled)):
+            for row, text in enumerate(self.generator.generate(list(prompts), **self._length(), **sampled)):
                 if is_usable(text):
                     outputs[row].append(text)
         return outputs
@@ -205,7 +208,7 @@ class Rewrite(Retriever):
 
     def _multi(self, queries: Queries, k: int) -> Run:
         answers = self.generator.generate([self.prompts["multi"].format(m=self.m, query=q) for q in queries.texts],
-                                          **({} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens}))
+                                          **self._length())
         variants = [[q, *paraphrases(a, q, self.m)] for q, a in zip(queries.texts, answers)]
         self.fallbacks["queries"] = sum(1 for v in variants if len(v) == 1)
         owners = [row for row, v in enumerate(variants) for _ in v]

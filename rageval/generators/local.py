@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rageval.cache import cache_dir, key
 from rageval.embedding import model_identity
 from rageval.errors import RagevalError, SpecError
+from rageval.files import atomic_folder
 from rageval.plugins import Generator
 
 log = logging.getLogger("rageval")
@@ -98,14 +96,9 @@ class Local(Generator):
         model.hf_quantizer = None  # the GGUF weights were de-quantised to plain tensors on load
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_folder(target) as partial:
             model.save_pretrained(partial)
             tokenizer.save_pretrained(partial)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(partial, target)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
 
     def _load(self) -> None:
         import torch

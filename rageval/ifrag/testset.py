@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import DataError
 from ..files import write_jsonl
 from ..jsonl import read_jsonl
-from .instructions import RELATIONS, REGISTRY, Instruction
+from .instructions import REGISTRY, RELATIONS, Instruction
 
 
 @dataclass
