@@ -5,7 +5,9 @@
 Scoring: --queries queries x 10 retrieved chunks x 3 reference spans over 1,000 synthetic
 documents of 2,000 words, both scorers in this one process on the same input, with the same
 token offsets (regex unit); their numbers must be identical. Chunking: MB/s of every chunker over
-the standard library's modules (code and docstrings, every machine has them).
+the standard library's modules (code and docstrings, every machine has them), and ``recursive`` /
+``fixed`` against langchain-text-splitters on the same texts (ours with offsets, theirs strings
+only; the chunk lists must be identical).
 """
 from __future__ import annotations
 
@@ -95,12 +97,60 @@ def chunking() -> None:
         print(f"  {spec:<34} {megabytes / seconds:7.2f} MB/s  ({len(chunks)} chunks)")
 
 
+def _stdlib_texts(n: int) -> list[str]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return [p.read_text(encoding="utf-8") for p in sorted(root.glob("*.py"))[:n]]
+
+
+def versus_langchain() -> None:
+    """Throughput of ``recursive`` and ``fixed`` against LangChain's splitters, best of 3 each."""
+    import bpe_openai
+    from langchain_text_splitters import RecursiveCharacterTextSplitter, Tokenizer, split_text_on_tokens
+    from tokenizers import Tokenizer as HfTokenizer
+
+    from rageval.embedding import default_model_path
+
+    texts = _stdlib_texts(60)
+    megabytes = sum(len(t.encode()) for t in texts) / 1e6
+    enc = bpe_openai.get_encoding("cl100k_base")
+    hf = HfTokenizer.from_file(str(default_model_path() / "tokenizer.json"))
+    hf.no_truncation()
+    hf.no_padding()
+    lengths = {"chars": len, "cl100k_base": lambda t: len(enc.encode(t, allowed_special=set(), disallowed_special=())),
+               f"hf:{default_model_path()}+special": lambda t: len(hf.encode(t).ids)}
+    separators = ["\n\n", "\n", ".", "?", "!", " ", ""]
+    cases = []
+    for unit, length in lengths.items():
+        splitter = RecursiveCharacterTextSplitter(chunk_size=200, chunk_overlap=0, length_function=length,
+                                                  separators=separators)
+        cases.append((f"recursive:size=200,unit={unit}", splitter.split_text))
+    tokenizer = Tokenizer(chunk_overlap=0, tokens_per_chunk=200, decode=enc.decode,
+                          encode=lambda t: enc.encode(t, allowed_special=set(), disallowed_special="all"))
+    cases.append(("fixed:size=200,unit=cl100k_base", lambda t: split_text_on_tokens(text=t, tokenizer=tokenizer)))
+    print(f"against langchain-text-splitters on {len(texts)} standard-library modules ({megabytes:.1f} MB), best of 3:")
+    for spec, theirs in cases:
+        chunker = registry.create("chunkers", spec)
+        corpora = [Corpus(ids=["d"], texts=[t]) for t in texts]
+        ours_s, theirs_s = [], []
+        for _ in range(3):
+            start = time.perf_counter()
+            mine = [chunker.chunk(c).texts for c in corpora]
+            ours_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            reference = [theirs(t) for t in texts]
+            theirs_s.append(time.perf_counter() - start)
+        label = spec.split(",unit=")[0] + ", " + spec.split(",unit=")[1].split("/")[-1][:24]
+        print(f"  {label:<40} ours {megabytes / min(ours_s):6.2f} MB/s, langchain {megabytes / min(theirs_s):6.2f} MB/s: "
+              f"x{min(theirs_s) / min(ours_s):.2f}; identical chunks: {mine == reference}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=100_000)
     args = ap.parse_args()
     scoring(args.queries)
     chunking()
+    versus_langchain()
 
 
 if __name__ == "__main__":

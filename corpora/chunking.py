@@ -1,10 +1,12 @@
-"""Chunkers: ``fixed``, ``recursive``, ``sentence`` and ``ast``. Each turns a document into
-character ranges that cover it whole, in order, so ``parent_text[start:end] == chunk.text`` and
-no text is lost. Sizes are counted in a declared unit (``rageval.tokens``: regex, chars,
-cl100k_base or hf:/path[+special]).
+"""Chunkers: ``fixed`` and ``recursive`` (LangChain's ``TokenTextSplitter`` and
+``RecursiveCharacterTextSplitter``, chunk for chunk), ``sentence`` and ``ast``. Each turns a
+document into character ranges in order, with ``parent_text[start:end] == chunk.text`` (but for
+``sentence:split=punct``, whose chunks join their sentences with one space). Sizes are counted in
+a declared unit (``rageval.tokens``: regex, chars, cl100k_base or hf:/path[+special]).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 
@@ -41,23 +43,31 @@ def _check(size: int, overlap: int, what: str = "size") -> None:
         raise SpecError(f"chunker: overlap must be at least 0 and smaller than {what} ({size}), got {overlap}")
 
 
-def _windows(bounds: list[int], length: int, per_chunk: int, step: int) -> list[Span]:
-    """Ranges over consecutive units: unit i starts at bounds[i]; a chunk runs to the start of the
-    unit after its last one (the first from 0, the last to the end), so the chunks cover the text."""
-    n = len(bounds)
-    if n == 0:
-        return [(0, length)] if length else []
-    spans = []
+def _stripped(text: str, start: int, end: int) -> Span:
+    """The range of ``text[start:end].strip()``."""
+    if start < end and not text[start].isspace() and not text[end - 1].isspace():
+        return start, end
+    piece = text[start:end]
+    left = len(piece) - len(piece.lstrip())
+    return start + left, start + len(piece.rstrip()) if piece.strip() else start + left
+
+
+def _windows(n: int, per_window: int, step: int) -> list[tuple[int, int]]:
+    """(first, last + 1) unit indices of windows of ``per_window`` units every ``step`` units; the
+    last window ends at the last unit."""
+    out = []
     for first in range(0, n, step):
-        last = min(first + per_chunk, n)
-        spans.append((0 if first == 0 else bounds[first], length if last == n else bounds[last]))
+        last = min(first + per_window, n)
+        out.append((first, last))
         if last == n:
             break
-    return spans
+    return out
 
 
 class FixedChunker(Chunker):
-    """Windows of ``size`` tokens with ``overlap`` tokens shared by neighbours."""
+    """Windows of ``size`` tokens, ``overlap`` tokens shared by neighbours (LangChain's
+    ``TokenTextSplitter``: encode the whole text, window the tokens, decode each window). A
+    chunk runs from its first token's first character to its last token's last character."""
 
     def __init__(self, size: int = 200, overlap: int = 0, unit: str = "regex"):
         _check(size, overlap)
@@ -66,49 +76,157 @@ class FixedChunker(Chunker):
         _check(self.size, overlap, "size less the special tokens")
 
     def spans(self, doc: Document) -> list[Span]:
-        starts = self.unit.offsets(doc.text)[0].tolist()
-        return _windows(starts, len(doc.text), self.size, self.size - self.overlap)
+        starts, ends = self.unit.offsets(doc.text)
+        out = []
+        for first, last in _windows(len(starts), self.size, self.size - self.overlap):
+            start, end = int(starts[first]), int(ends[last - 1])
+            if start < end:
+                out.append((start, end))
+        return out
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n\s*\n\s*(?=\S)")
+_PUNCT_END = re.compile(r"(?<=[.!?])\s+")
+_PROSE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n\s*\n\s*(?=\S)")
 
 
 class SentenceChunker(Chunker):
-    """``n`` sentences per chunk, ``overlap`` sentences shared by neighbours."""
+    """``n`` sentences per chunk, ``overlap`` sentences shared by neighbours.
 
-    def __init__(self, n: int = 5, overlap: int = 0):
+    ``split=punct`` (default; the token-level evaluation paper's rule): a sentence ends at every run
+    of whitespace that follows ``.``, ``!`` or ``?`` and nowhere else; a chunk's text is its
+    sentences joined by one space, so whitespace inside it is normalised and its offsets span its
+    first to its last sentence. ``split=prose``: sentences also end after closing quotes or
+    brackets and at blank lines, and the chunks cover the document (``text[start:end]``)."""
+
+    def __init__(self, n: int = 5, overlap: int = 0, split: str = "punct"):
         _check(n, overlap, "n")
-        self.n, self.overlap = n, overlap
+        if split not in ("punct", "prose"):
+            raise SpecError(f"chunker sentence: split must be punct or prose, got {split!r}")
+        self.n, self.overlap, self.split = n, overlap, split
+
+    def _sentences(self, text: str) -> list[Span]:
+        if self.split == "punct":
+            bounds = [0, *(x for m in _PUNCT_END.finditer(text) for x in m.span()), len(text)]
+            return [(a, b) for a, b in zip(bounds[::2], bounds[1::2]) if a < b]
+        if not text.strip():
+            return []
+        first = len(text) - len(text.lstrip())
+        starts = [first] + [m.end() for m in _PROSE_END.finditer(text, first)]
+        return list(zip([0, *starts[1:]], [*starts[1:], len(text)]))
+
+    def pieces(self, doc: Document) -> list[tuple[int, int, str]]:
+        sentences = self._sentences(doc.text)
+        out = []
+        for first, last in _windows(len(sentences), self.n, self.n - self.overlap):
+            group = sentences[first:last]
+            start, end = group[0][0], group[-1][1]
+            text = " ".join(doc.text[a:b] for a, b in group) if self.split == "punct" else doc.text[start:end]
+            out.append((start, end, text))
+        return out
 
     def spans(self, doc: Document) -> list[Span]:
-        text = doc.text
-        first = len(text) - len(text.lstrip())
-        starts = [first] + [m.end() for m in _SENTENCE_END.finditer(text, first)] if text.strip() else []
-        return _windows(starts, len(text), self.n, self.n - self.overlap)
+        return [(start, end) for start, end, _ in self.pieces(doc)]
+
+
+def _separators(spec: str) -> list[str]:
+    """``|``-separated separators with backslash escapes; an empty entry is the empty separator
+    (split into characters)."""
+    return [s.encode().decode("unicode_escape") for s in spec.split("|")]
 
 
 class RecursiveChunker(Chunker):
-    """Split on a separator hierarchy (paragraphs, lines, sentences, words) until pieces fit
-    ``size`` units, then merge neighbours up to ``size``; ``overlap`` units of the previous
-    chunk are prepended to the next."""
+    """LangChain's ``RecursiveCharacterTextSplitter``, with exact character offsets.
+
+    Split on the first separator present in the text, each separator kept at the start of the
+    piece after it; merge pieces shorter than ``size`` greedily, within one recursion level, while
+    ``length(pieces so far) + length(separator) + length(next) <= size``, every piece measured on
+    its own in ``unit``; split a piece that is not shorter than ``size`` again with the separators
+    after the one used; start the next chunk with whole trailing pieces that total at most
+    ``overlap``; strip whitespace from every chunk. Default separators: paragraph, line, ``.``,
+    ``?``, ``!``, space, character (those of the published chunking evaluation)."""
 
     def __init__(self, size: int = 400, overlap: int = 0, unit: str = "chars",
-                 separators: str = "\\n\\n|\\n|. | "):
+                 separators: str = "\\n\\n|\\n|.|?|!| |"):
         _check(size, overlap)
         self.size, self.overlap, self.unit = size, overlap, Unit(unit)
-        self.separators = [s.encode().decode("unicode_escape") for s in separators.split("|") if s]
+        self.separators = _separators(separators)
+        self.separator_length = self.unit.count("")
 
     def spans(self, doc: Document) -> list[Span]:
-        return self.split(doc.text, 0, len(doc.text), _Measure(doc.text, self.unit))
+        return self._split(doc.text, 0, len(doc.text), self.separators)
+
+    def _lengths(self, text: str, pieces: list[Span]) -> list[int]:
+        if self.unit.name == "chars":
+            return [end - start for start, end in pieces]
+        return self.unit.counts([text[start:end] for start, end in pieces])
+
+    def _split(self, text: str, start: int, end: int, separators: list[str]) -> list[Span]:
+        separator, rest = separators[-1], []
+        for i, candidate in enumerate(separators):
+            if not candidate:
+                separator = candidate
+                break
+            if text.find(candidate, start, end) != -1:
+                separator, rest = candidate, separators[i + 1:]
+                break
+        pieces = _split_keeping_separator(text, start, end, separator)
+        lengths = self._lengths(text, pieces)
+        out: list[Span] = []
+        first = 0  # pieces shorter than the size are merged in runs; a longer one is split again
+        for i in [*(i for i, n in enumerate(lengths) if n >= self.size), len(pieces)]:
+            if i > first:
+                out += self._merge(text, pieces[first:i], lengths[first:i])
+            if i < len(pieces):
+                out += self._split(text, *pieces[i], rest) if rest else [pieces[i]]
+            first = i + 1
+        return out
+
+    def _merge(self, text: str, pieces: list[Span], lengths: list[int]) -> list[Span]:
+        """Consecutive pieces joined into chunks of at most ``size`` (LangChain's ``_merge_splits``)."""
+        sep, size, overlap = self.separator_length, self.size, self.overlap
+        out: list[Span] = []
+        first, total = 0, 0  # the current chunk is pieces[first:i]
+        for i, n in enumerate(lengths):
+            if i > first and total + n + sep > size:
+                start, end = _stripped(text, pieces[first][0], pieces[i - 1][1])
+                if start < end:
+                    out.append((start, end))
+                while total > overlap or (total > 0 and total + n + (sep if i > first else 0) > size):
+                    total -= lengths[first] + (sep if i - first > 1 else 0)
+                    first += 1
+            total += n + (sep if i > first else 0)
+        if pieces:
+            start, end = _stripped(text, pieces[first][0], pieces[-1][1])
+            if start < end:
+                out.append((start, end))
+        return out
+
+
+def _split_keeping_separator(text: str, start: int, end: int, separator: str) -> list[Span]:
+    """Ranges of text[start:end] cut before every occurrence of ``separator`` (non-overlapping,
+    left to right; the empty separator cuts between characters); empty ranges are dropped."""
+    if not separator:
+        return [(i, i + 1) for i in range(start, end)]
+    parts = text[start:end].split(separator)
+    width = len(separator)
+    bounds = list(itertools.accumulate((len(part) + width for part in parts[1:]), initial=start + len(parts[0])))
+    pieces = list(zip(bounds, bounds[1:]))
+    return [(start, bounds[0]), *pieces] if parts[0] else pieces
+
+
+class _CoveringSplitter:
+    """The ``ast`` chunker's splitter for text outside syntax nodes: ranges that cover the text
+    whole, split at paragraphs, lines, sentences, then words until each fits ``size``, and
+    neighbours merged while they fit."""
+
+    separators = ["\n\n", "\n", ". ", " "]
+
+    def __init__(self, size: int):
+        self.size = size
 
     def split(self, text: str, start: int, end: int, measure: _Measure) -> list[Span]:
         """Ranges covering text[start:end], each within the size wherever a separator allows."""
-        pieces = self._pieces(text, start, end, 0, measure)
-        merged = _merge(pieces, self.size, measure)
-        if self.overlap and len(merged) > 1:
-            merged = [merged[0]] + [(_back(s, self.overlap, measure, prev_s), e)
-                                    for (prev_s, _), (s, e) in zip(merged, merged[1:])]
-        return merged
+        return _merge(self._pieces(text, start, end, 0, measure), self.size, measure)
 
     def _pieces(self, text: str, start: int, end: int, level: int, measure: _Measure) -> list[Span]:
         if measure(start, end) <= self.size or start >= end:
@@ -144,25 +262,18 @@ def _merge(pieces: list[Span], size: int, measure: _Measure) -> list[Span]:
     return out
 
 
-def _back(start: int, overlap: int, measure: _Measure, floor: int) -> int:
-    """Move ``start`` back by ``overlap`` units, not before ``floor``."""
-    if measure.chars:
-        return max(floor, start - overlap)
-    before = measure.starts[(measure.starts < start) & (measure.starts >= floor)]
-    return int(before[-overlap]) if len(before) >= overlap else floor
-
-
 class AstChunker(Chunker):
     """tree-sitter code chunking: syntax nodes (functions, classes, statements) as units, small
     neighbours merged up to ``size``, larger ones split at their children's boundaries. A unit
-    that fits is never cut. Documents in no supported language fall back to ``recursive``."""
+    that fits is never cut. Text outside any node, and documents in no supported language, are
+    split at paragraphs, lines, sentences and words, so the chunks cover the document whole."""
 
     def __init__(self, size: int = 1500, unit: str = "chars", language: str = "auto"):
         _check(size, 0)
         if language != "auto" and language not in LANGUAGES:
             raise SpecError(f"chunker ast: unknown language {language!r}; known: auto, {', '.join(LANGUAGES)}")
         self.size, self.unit, self.language = size, Unit(unit), language
-        self.fallback = RecursiveChunker(size, 0, unit)
+        self.fallback = _CoveringSplitter(size)
         self.fallbacks = 0
 
     def _language(self, doc: Document) -> str | None:

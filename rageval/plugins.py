@@ -74,7 +74,9 @@ class Chunker:
     """A chunker plugin (entry-point group ``rageval.chunkers``): documents to chunks.
 
     ``spans(doc)`` gives the chunks' character ranges; every chunk is a Document whose ``meta``
-    holds ``parent``, ``start`` and ``end``, so ``parent.text[start:end] == chunk.text``.
+    holds ``parent``, ``start`` and ``end``, so ``parent.text[start:end] == chunk.text``. A chunker
+    that rewrites its chunks' text (whitespace normalised, say) overrides ``pieces`` instead; its
+    ranges then run from a chunk's first to its last character in the parent.
     """
 
     spec: str = ""
@@ -82,13 +84,17 @@ class Chunker:
     def spans(self, doc: Document) -> list[tuple[int, int]]:
         raise NotImplementedError
 
+    def pieces(self, doc: Document) -> list[tuple[int, int, str]]:
+        """(start, end, text) of every chunk of ``doc``."""
+        return [(start, end, doc.text[start:end]) for start, end in self.spans(doc)]
+
     def chunk(self, corpus: Corpus) -> Corpus:
         ids, texts, titles, metas = [], [], [], []
         for i in range(len(corpus)):
             doc = corpus[i]
-            for n, (start, end) in enumerate(self.spans(doc)):
+            for n, (start, end, text) in enumerate(self.pieces(doc)):
                 ids.append(f"{doc.id}#{n}")
-                texts.append(doc.text[start:end])
+                texts.append(text)
                 titles.append(doc.title)
                 metas.append({"parent": doc.id, "start": start, "end": end})
         if not ids:

@@ -4,10 +4,7 @@ Retrieved chunk ranges and reference spans are mapped to token positions with a 
 (``rageval.tokens``), merged per document (a token is counted once, however many ranges cover
 it), and compared with interval arithmetic on sorted arrays: no per-token sets. With R the
 retrieved tokens and E the reference tokens: recall = |R∩E|/|E|, precision = |R∩E|/|R|,
-IoU = |R∩E|/|R∪E|. ``chroma`` mode reproduces the public chunking-evaluation numbers: character
-units, and the retrieved chunks' summed lengths (not their union) in the precision denominator,
-that sum plus the reference characters left uncovered in the IoU denominator, and the summed
-reference lengths in the recall denominator.
+IoU = |R∩E|/|R∪E|. The published chunking evaluation's own rules are in ``rageval.chroma``.
 """
 from __future__ import annotations
 
@@ -62,10 +59,9 @@ def _sorted_search(haystack: np.ndarray, needles: np.ndarray, side: str) -> np.n
 class SpanScorer:
     """Scores retrieved ranges against reference spans for many queries at once."""
 
-    def __init__(self, text_of: Callable[[str], str], unit: str = "regex", chroma: bool = False):
+    def __init__(self, text_of: Callable[[str], str], unit: str = "regex"):
         self.text_of = text_of
-        self.chroma = chroma
-        self.unit = Unit("chars" if chroma else unit)
+        self.unit = Unit(unit)
         self._offsets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._codes: defaultdict[str, int] = defaultdict()
         self._codes.default_factory = self._codes.__len__  # a new document gets the next code
@@ -109,8 +105,6 @@ class SpanScorer:
         n = len(references)
         rq, rd, rs, re_ = self._flatten(retrieved)
         eq, ed, es, ee = self._flatten(references)
-        summed_r = np.bincount(rq, weights=re_ - rs, minlength=n)  # characters, for chroma mode
-        summed_e = np.bincount(eq, weights=ee - es, minlength=n)
         rs, re_ = self._to_units(rd, rs, re_)
         es, ee = self._to_units(ed, es, ee)
         q = np.concatenate([rq, eq])
@@ -125,14 +119,7 @@ class SpanScorer:
         union = _merged(group, starts, ends, q, n)
         inter = r_len + e_len - union
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.chroma:
-                recall = inter / summed_e
-                precision = inter / summed_r
-                iou = inter / (summed_r + e_len - inter)
-            else:
-                recall = inter / e_len
-                precision = inter / r_len
-                iou = inter / union
+            recall, precision, iou = inter / e_len, inter / r_len, inter / union
         return {name: np.nan_to_num(v, nan=0.0, posinf=0.0) for name, v in
                 (("recall", recall), ("precision", precision), ("iou", iou))}
 

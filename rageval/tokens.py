@@ -45,11 +45,25 @@ def _cl100k():
     return bpe_openai.get_encoding("cl100k_base")
 
 
+@functools.cache
+def _cl100k_byte_lengths() -> np.ndarray:
+    """Length in bytes of every cl100k_base token id."""
+    enc = _cl100k()
+    lengths = np.zeros(enc.n_vocab + 1, dtype=np.int64)
+    for token in range(enc.n_vocab):
+        try:
+            lengths[token] = len(enc.decode_single_token_bytes(token))
+        except KeyError:  # ids between the ordinary and the special tokens
+            pass
+    return lengths
+
+
 def _cl100k_offsets(text: str) -> Offsets:
     enc = _cl100k()
-    pieces = enc.decode_tokens_bytes(enc.encode_ordinary(text))
-    ends_b = np.cumsum([len(p) for p in pieces], dtype=np.int64)
-    starts_b = ends_b - np.array([len(p) for p in pieces], dtype=np.int64)
+    ids = np.asarray(enc.encode_ordinary(text), dtype=np.int64)
+    lengths = _cl100k_byte_lengths()[ids]
+    ends_b = np.cumsum(lengths)
+    starts_b = ends_b - lengths
     to_char = byte_to_char(text)
     return to_char[starts_b], to_char[ends_b]
 
@@ -65,7 +79,10 @@ def _hf(path: str):
     file = p / "tokenizer.json" if p.is_dir() else p
     if not file.is_file():
         raise SpecError(f"tokenizer {path}: no tokenizer.json there (a local Hugging Face tokenizer is needed)")
-    return Tokenizer.from_file(str(file))
+    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer.no_truncation()  # a model's tokenizer.json may truncate and pad to its input size:
+    tokenizer.no_padding()     # counting tokens must do neither
+    return tokenizer
 
 
 class Unit:
@@ -74,12 +91,17 @@ class Unit:
     def __init__(self, name: str = "regex"):
         self.name = name
         self.special = 0
+        self._count: Callable[[str], int] = lambda text: len(self._offsets(text)[0])
+        self._counts: Callable[[list[str]], list[int]] = lambda texts: [self._count(t) for t in texts]
         if name == "regex":
             self._offsets: Callable[[str], Offsets] = _regex
+            self._count = lambda text: len(_REGEX.findall(text))
         elif name == "chars":
             self._offsets = _chars
+            self._count = len
         elif name == "cl100k_base":
             self._offsets = _cl100k_offsets
+            self._count = lambda text: len(_cl100k().encode_ordinary(text))
         elif name.startswith("hf:"):
             path = name[3:]
             if path.endswith("+special"):
@@ -92,6 +114,8 @@ class Unit:
                 return arr[:, 0], arr[:, 1]
 
             self._offsets = offsets
+            self._count = lambda text: len(tok.encode(text, add_special_tokens=False))
+            self._counts = lambda texts: [len(e) for e in tok.encode_batch(texts, add_special_tokens=False)]
         else:
             raise SpecError(f"unknown token unit {name!r}; use regex, chars, cl100k_base or hf:/path/to/tokenizer")
 
@@ -100,5 +124,11 @@ class Unit:
         return self._offsets(text)
 
     def count(self, text: str) -> int:
-        """Tokens in ``text``, plus the special tokens of a ``+special`` unit."""
-        return len(self._offsets(text)[0]) + self.special
+        """Tokens in ``text``, plus the special tokens of a ``+special`` unit (never truncated or padded)."""
+        return self._count(text) + self.special
+
+    def counts(self, texts: list[str]) -> list[int]:
+        """``count`` of every text, in one batch where the tokenizer has one."""
+        if self.name == "chars":
+            return [len(t) + self.special for t in texts]
+        return [n + self.special for n in self._counts(texts)]
