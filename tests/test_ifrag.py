@@ -86,8 +86,9 @@ def test_reads_followrag_items_it_did_not_build(tmp_path):
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"instruction_id_list": ["no:such"]}, r"t.jsonl:2: item 1: unknown instruction id 'no:such'; known ids: "
-                                           r"change_case:capital_word_frequency, .*startend:quotation"),
+    ({"instruction_id_list": ["no:such"]}, r"t.jsonl:2: item 1: unknown instruction id 'no:such'; known ids \(IFEval's, or "
+                                           r"FollowRAG's in parentheses\): change_case:capital_word_frequency "
+                                           r"\(cases_capital_words\), .*startend:quotation \(format_quotation\)"),
     ({"instruction_id_list": ["length_constraints:number_words"], "kwargs": [{"num_words": 5}]},
      r"t.jsonl:2: item 1: instruction length_constraints:number_words: missing field 'relation'"),
     ({"instruction_id_list": ["length_constraints:number_words"], "kwargs": [{"num_words": "5", "relation": "at least"}]},

@@ -1,10 +1,11 @@
-"""Every instruction verifier against hand-written responses that follow it and that do not."""
+"""Every instruction verifier (rageval semantics) against hand-written responses that follow it and
+that do not; the reference (ifeval) semantics are pinned in test_ifrag_semantics.py."""
 from __future__ import annotations
 
 import pytest
 
 from rageval.ifrag.instructions import CONFLICTS, REGISTRY
-from rageval.ifrag.testset import make_instruction
+from rageval.ifrag.items import make_instruction
 
 GERMAN = "Die Hauptstadt von Frankreich ist Paris. Sie liegt an der Seine und hat viele Museen."
 FRENCH = "La capitale de la France est Paris. Elle se trouve sur la Seine et possède de nombreux musées."
@@ -53,7 +54,7 @@ CASES = {
         ["", "Intro.\nTesla won.", "Intro.\n\nEdison won.", "A.\n\nTesla.\n\nC."]),
     "detectable_content:postscript": ({"postscript_marker": "P.S."},
                                       ["Answer.\n\nP.S. Thanks.", "Answer.\np.s. bye", "Answer.\n  P. S. note  \n"],
-                                      ["", "Answer. PS thanks", "Answer with P.S. inside a line",
+                                      ["", "Answer. PS thanks", "Answer.\nP.S no second dot",
                                        "Answer.\nP.P.S later"]),
     "startend:end_checker": ({"end_phrase": "Hope this helps."},
                              ["Paris. Hope this helps.", "Paris.\nhope this helps.  \n", "«Paris» Hope this helps."],
@@ -101,10 +102,10 @@ def test_verifier(iid):
     inst = make_instruction(iid, kwargs, "test")
     assert len(passing) >= 3 and len(failing) >= 3 and "" in failing
     for response in passing:
-        assert inst.follows(response), f"{iid} should accept {response!r}"
-        assert inst.follows(response, loose=True), f"{iid} (loose) should accept {response!r}"
+        assert inst.follows(response, semantics="rageval"), f"{iid} should accept {response!r}"
+        assert inst.follows(response, loose=True, semantics="rageval"), f"{iid} (loose) should accept {response!r}"
     for response in failing:
-        assert not inst.follows(response), f"{iid} should reject {response!r}"
+        assert not inst.follows(response, semantics="rageval"), f"{iid} should reject {response!r}"
     assert inst.describe() and "{" not in inst.describe().replace("{\"", "")
 
 

@@ -7,7 +7,8 @@ dataset whose queries carry gold answers, ``scoring`` scores responses.
 from .builder import build
 from .instructions import CONFLICTS, REGISTRY, Instruction
 from .scoring import score
-from .testset import TestItem, make_instruction, read_testset, write_testset
+from .items import TestItem, make_instruction
+from .testset import read_testset, write_testset
 
 __all__ = ["CONFLICTS", "REGISTRY", "Instruction", "TestItem", "build", "make_instruction", "read_testset",
            "score", "write_testset"]

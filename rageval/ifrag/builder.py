@@ -11,7 +11,7 @@ from ..data import Dataset
 from ..datasets import load_dataset
 from ..errors import RagevalError
 from .instructions import REGISTRY, Context, Instruction, compatible
-from .testset import TestItem
+from .items import TestItem
 
 log = logging.getLogger("rageval")
 

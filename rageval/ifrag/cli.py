@@ -6,9 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 from .. import registry
+from ..errors import RagevalError
 from ..files import write_json, write_jsonl
-from ..report import table
+from ..report import table as text_table
 from .builder import build
+from .followrag_table import RATING_PROMPT, rate, read_prompt, table
+from .instructions import SEMANTICS
 from .scoring import match, read_responses, score
 from .testset import read_testset, write_testset
 
@@ -24,30 +27,42 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--n", type=int, default=200, help="items (default 200)")
     b.add_argument("--max-instructions", type=int, default=3, help="instructions per item: 1..M (default 3)")
     b.add_argument("--seed", type=int, default=0, help="same seed, same file (default 0)")
-    b.add_argument("--out", required=True, help="test set JSONL to write")
+    b.add_argument("--format", choices=("jsonl", "followrag"), default="jsonl",
+                   help="jsonl (rageval's schema, default) or followrag (FollowRAG's published JSON array)")
+    b.add_argument("--out", required=True, help="test set file to write")
     s = commands.add_parser("score", help="score responses (from a file or a generator) against a test set")
-    s.add_argument("--testset", required=True, help="FollowRAG-schema JSONL")
+    s.add_argument("--testset", required=True, help="a test set: rageval's JSONL or FollowRAG's published JSON array")
     source = s.add_mutually_exclusive_group(required=True)
-    source.add_argument("--responses", help='JSONL of {"key", "response"} (or IFEval\'s {"prompt", "response"})')
+    source.add_argument("--responses", help='JSONL or JSON array of {"key" or "id", "response"} '
+                                            '(or IFEval\'s {"prompt", "response"})')
     source.add_argument("--generator", metavar="SPEC", help="generate the responses, e.g. local or openai:model=...")
+    s.add_argument("--semantics", choices=SEMANTICS, default="ifeval",
+                   help="instruction verdicts: ifeval (the reference checkers', default) or rageval (stricter)")
+    s.add_argument("--protocol", choices=("rageval", "followrag"), default="rageval",
+                   help="followrag: FollowRAG's IF / RAG / Avg table (RAG needs --judge)")
     s.add_argument("--judge", metavar="SPEC", help="a generator to judge answer correctness (LLM as judge)")
+    s.add_argument("--judge-prompt", metavar="FILE", help="the followrag judge's prompt, with {question}, "
+                                                          "{answer_gold} and {response}")
     s.add_argument("--partial", action="store_true", help="score the matched items when keys do not match")
     s.add_argument("--out", help="scores JSON (default: <testset>.scores.json)")
 
 
 def run_build(args: argparse.Namespace) -> int:
     items = build(args.dataset, args.retriever, args.n, args.max_instructions, args.seed, args.k, args.split)
-    write_testset(Path(args.out), items)
+    write_testset(Path(args.out), items, args.format, default_type=items[0].extra["source"]["dataset"])
     kinds = Counter(i.id for item in items for i in item.instructions)
-    print(table(["instruction", "items"], [[iid, n] for iid, n in sorted(kinds.items())]))
+    print(text_table(["instruction", "items"], [[iid, n] for iid, n in sorted(kinds.items())]))
     print(f"\n{len(items)} items, {sum(kinds.values())} instructions: {args.out}")
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
     testset = Path(args.testset)
-    items = read_testset(testset)
     out = Path(args.out) if args.out else testset.with_suffix(".scores.json")
+    if out.resolve() == testset.resolve():
+        raise RagevalError(f"--out {out} is the test set itself: give another file")
+    prompt = read_prompt(Path(args.judge_prompt)) if args.judge_prompt else RATING_PROMPT
+    items = read_testset(testset)
     judge = registry.create("generators", args.judge) if args.judge else None
     if args.generator:
         generator = registry.create("generators", args.generator)
@@ -61,9 +76,26 @@ def run_score(args: argparse.Namespace) -> int:
         responses = read_responses(Path(args.responses), items)
         source = args.responses
     matched = match(items, responses, args.partial, source)
-    results = score(matched, responses, judge)
-    results = {"testset": str(testset), "responses": source, "judge": args.judge,
+    followrag = args.protocol == "followrag"
+    results = score(matched, responses, None if followrag else judge, args.semantics)
+    results = {"testset": str(testset), "responses": source, "judge": args.judge, "protocol": args.protocol,
                "n_items_in_testset": len(items), **results}
+    if followrag:
+        ratings = rate(judge, matched, responses, prompt) if judge else None
+        results["followrag"] = table(results["per_item"], ratings)
+        if ratings is not None:
+            results["judge_prompt"] = prompt
+            for row, rating in zip(results["per_item"], ratings):
+                row["rating"] = rating
+        _print_followrag(results["followrag"], judge is not None, args.semantics)
+    else:
+        _print_measures(results, judge is not None)
+    write_json(out, results)
+    print(f"\n{results['n_items']} items scored ({args.semantics} semantics): {out}")
+    return 0
+
+
+def _print_measures(results: dict, judged: bool) -> None:
     overall = [["prompt-level strict", results["prompt_level"]["strict"]],
                ["prompt-level loose", results["prompt_level"]["loose"]],
                ["instruction-level strict", results["instruction_level"]["strict"]],
@@ -71,12 +103,20 @@ def run_score(args: argparse.Namespace) -> int:
                ["answer exact match", results["answer"]["exact_match"]], ["answer F1", results["answer"]["f1"]],
                ["answer recall", results["answer"]["recall"]],
                ["K-precision", results["faithfulness"]["k_precision"]]]
-    if judge:
+    if judged:
         overall.append([f"judge correct ({results['judge']['judged']} judged)", results["judge"]["correct"]])
-    print(table(["measure", "value"], [[m, f"{v:.4f}"] for m, v in overall]))
+    print(text_table(["measure", "value"], [[m, f"{v:.4f}"] for m, v in overall]))
     print()
-    print(table(["instruction", "n", "strict", "loose"],
+    print(text_table(["instruction", "n", "strict", "loose"],
                 [[iid, r["n"], f"{r['strict']:.4f}", f"{r['loose']:.4f}"] for iid, r in results["per_instruction"].items()]))
-    write_json(out, results)
-    print(f"\n{results['n_items']} items scored: {out}")
-    return 0
+
+
+def _print_followrag(rows: dict, judged: bool, semantics: str) -> None:
+    def cell(value):
+        return "-" if value is None else f"{value:.2f}"
+
+    print(text_table(["subset", "items", "IF", "RAG", "Avg"],
+                [[name, r["n_items"], cell(r["IF"]), cell(r["RAG"]), cell(r["Avg"])] for name, r in rows.items()]))
+    print(f"\nIF = loose instruction-level accuracy x 100 ({semantics} semantics)")
+    if not judged:
+        print("RAG and Avg need --judge SPEC: a generator that rates each response against answer_gold (0 / 0.5 / 1)")

@@ -1,13 +1,16 @@
-"""The 22 atomic, verifiable instructions of FollowRAG (the IFEval types it uses), written from
-their public descriptions.
+"""The 22 atomic, verifiable instructions of FollowRAG (the IFEval types it uses).
 
-Each instruction type has an ``id`` (IFEval's and FollowRAG's), a description template, a typed
-kwargs schema (``fields``), a verifier and a way to draw kwargs for a new test item. Relations
-are ``"less than"`` (count < n) and ``"at least"`` (count >= n). Words are runs of letters and
-digits; keyword matches are case-insensitive and never inside a longer word.
+Each instruction type has an ``id`` (IFEval's; FollowRAG's own names map to it in
+``rageval.ifrag.followrag``), a description template, a typed kwargs schema (``fields``), two
+verifiers and a way to draw kwargs for a new test item. Relations are ``"less than"`` (count < n)
+and ``"at least"`` (count >= n).
 
-Loose mode (as IFEval defines it) also accepts a response that passes with its first line, its
-last line or both removed, each with markdown emphasis (``*``) stripped too.
+Two semantics: ``ifeval`` (``reference``) gives the verdicts of IFEval's reference checkers, as
+FollowRAG runs them, quirks included (keywords as unescaped case-insensitive patterns matched
+anywhere, Punkt sentences, NLTK word tokens, langdetect); ``rageval`` (``check``) is stricter:
+words are runs of letters and digits, keywords never match inside a longer word, and the
+README lists every difference. Loose mode (IFEval's) also accepts a response that passes with its
+first line, its last line or both removed, each with markdown emphasis (``*``) stripped too.
 """
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from . import reference_text as ref
 from . import text as tx
 
 RELATIONS = ("less than", "at least")
+SEMANTICS = ("ifeval", "rageval")
 LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
              "pt": "Portuguese", "nl": "Dutch", "sv": "Swedish", "fi": "Finnish", "pl": "Polish",
              "ru": "Russian", "tr": "Turkish", "ar": "Arabic", "hi": "Hindi", "zh": "Chinese",
@@ -30,6 +35,35 @@ END_PHRASES = ("Is there anything else I can help with?", "Let me know if you ha
 
 def _compare(count: int, relation: str, n: int) -> bool:
     return count < n if relation == "less than" else count >= n
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _pattern(pattern: str) -> str:
+    """The reference uses kwargs as regular expressions; one that does not compile is taken literally."""
+    try:
+        re.compile(pattern)
+    except re.error:
+        return re.escape(pattern)
+    return pattern
+
+
+def _search(pattern: str, text: str) -> bool:
+    return re.search(_pattern(pattern), text, flags=re.IGNORECASE) is not None
+
+
+def _findall(pattern: str, text: str, flags: int = re.IGNORECASE) -> list:
+    return re.findall(_pattern(pattern), text, flags=flags)
+
+
+def _split(pattern: str, text: str) -> list[str]:
+    return re.split(_pattern(pattern), text)
 
 
 @dataclass
@@ -71,21 +105,32 @@ class Instruction:
         return self.description.format(**values)
 
     def check(self, response: str) -> bool:
+        """rageval's verdict."""
+        raise NotImplementedError
+
+    def reference(self, response: str) -> bool:
+        """The verdict of IFEval's reference checker."""
         raise NotImplementedError
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         return {}
 
-    def follows(self, response: str, loose: bool = False) -> bool:
-        """Whether ``response`` follows the instruction, strict or loose; an empty (blank) response
-        follows none, in either mode."""
+    def follows(self, response: str, loose: bool = False, semantics: str = "ifeval") -> bool:
+        """Whether ``response`` follows the instruction, strict or loose, under ``semantics``
+        (``ifeval`` or ``rageval``); a blank response follows none."""
+        if semantics not in SEMANTICS:
+            raise ValueError(f"unknown semantics {semantics!r}; use one of: {', '.join(SEMANTICS)}")
+        verdict = self.reference if semantics == "ifeval" else self.check
         if not loose:
-            return bool(response.strip()) and self.check(response)
+            return bool(response.strip()) and verdict(response)
         lines = response.split("\n")
-        variants = [response, "\n".join(lines[1:]), "\n".join(lines[:-1]), "\n".join(lines[1:-1])]
+        cut = ["\n".join(lines[1:]), "\n".join(lines[:-1]), "\n".join(lines[1:-1])]
+        if semantics == "ifeval":  # IFEval strips the cut variants
+            cut = [v.strip() for v in cut]
+        variants = [response, *cut]
         variants += [v.replace("*", "") for v in variants]
-        return any(v.strip() and self.check(v) for v in variants)
+        return any(v.strip() and verdict(v) for v in variants)
 
 
 REGISTRY: dict[str, type[Instruction]] = {}
@@ -109,6 +154,9 @@ class KeywordsExistence(Instruction):
     def check(self, response: str) -> bool:
         return all(tx.contains_word(response, k) for k in self.kwargs["keywords"])
 
+    def reference(self, response: str) -> bool:
+        return all(_search(k, response) for k in self.kwargs["keywords"])
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         words = ctx.pick_words(ctx.rng.randint(1, 2))
@@ -123,6 +171,10 @@ class KeywordFrequency(Instruction):
 
     def check(self, response: str) -> bool:
         return _compare(tx.count_word(response, self.kwargs["keyword"]), self.kwargs["relation"],
+                        self.kwargs["frequency"])
+
+    def reference(self, response: str) -> bool:
+        return _compare(len(_findall(self.kwargs["keyword"].strip(), response)), self.kwargs["relation"],
                         self.kwargs["frequency"])
 
     @classmethod
@@ -140,6 +192,9 @@ class ForbiddenWords(Instruction):
 
     def check(self, response: str) -> bool:
         return not any(tx.contains_word(response, w) for w in self.kwargs["forbidden_words"])
+
+    def reference(self, response: str) -> bool:
+        return not any(_search(r"\b" + w + r"\b", response) for w in self.kwargs["forbidden_words"])
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -159,6 +214,10 @@ class ResponseLanguage(Instruction):
     def check(self, response: str) -> bool:
         return bool(tx.words(response)) and tx.language(response) == self.kwargs["language"]
 
+    def reference(self, response: str) -> bool:
+        found = ref.detect_language(response)
+        return found is None or found == self.kwargs["language"]  # undetectable counts as followed
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         return {"language": ctx.rng.choice(["de", "fr", "es", "it", "pt", "nl"])}
@@ -170,12 +229,13 @@ class JsonFormat(Instruction):
     description = "Entire output should be wrapped in JSON format. You can use markdown ticks such as ```."
 
     def check(self, response: str) -> bool:
-        body = re.sub(r"^```(?:json|JSON)?\s*|\s*```$", "", response.strip())
-        try:
-            json.loads(body)
-        except ValueError:
-            return False
-        return True
+        return _is_json(re.sub(r"^```(?:json)?\s*|\s*```$", "", response.strip(), flags=re.IGNORECASE))
+
+    def reference(self, response: str) -> bool:
+        body = response.strip()
+        for fence in ("```json", "```Json", "```JSON", "```"):
+            body = body.removeprefix(fence)
+        return _is_json(body.removesuffix("```").strip())
 
 
 @instruction
@@ -188,6 +248,8 @@ class RepeatPrompt(Instruction):
 
     def check(self, response: str) -> bool:
         return response.strip().lower().startswith(self.kwargs["prompt_to_repeat"].strip().lower())
+
+    reference = check
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -202,6 +264,9 @@ class NoComma(Instruction):
     def check(self, response: str) -> bool:
         return "," not in response and "，" not in response
 
+    def reference(self, response: str) -> bool:
+        return "," not in response
+
 
 @instruction
 class Quotation(Instruction):
@@ -212,6 +277,10 @@ class Quotation(Instruction):
         s = response.strip()
         return len(s) > 1 and ((s[0] == '"' and s[-1] == '"') or (s[0] == "“" and s[-1] == "”"))
 
+    def reference(self, response: str) -> bool:
+        s = response.strip()
+        return len(s) > 1 and s[0] == '"' and s[-1] == '"'
+
 
 @instruction
 class NumberSentences(Instruction):
@@ -221,6 +290,9 @@ class NumberSentences(Instruction):
 
     def check(self, response: str) -> bool:
         return _compare(len(tx.sentences(response)), self.kwargs["relation"], self.kwargs["num_sentences"])
+
+    def reference(self, response: str) -> bool:
+        return _compare(len(ref.sentences(response)), self.kwargs["relation"], self.kwargs["num_sentences"])
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -239,6 +311,16 @@ class NumberParagraphs(Instruction):
         paragraphs = tx.divided_paragraphs(response)
         return paragraphs is not None and len(paragraphs) == self.kwargs["num_paragraphs"]
 
+    def reference(self, response: str) -> bool:
+        paragraphs = re.split(r"\s?\*\*\*\s?", response)
+        count = len(paragraphs)
+        for i, paragraph in enumerate(paragraphs):
+            if not paragraph.strip():
+                if 0 < i < len(paragraphs) - 1:
+                    return False
+                count -= 1
+        return count == self.kwargs["num_paragraphs"]
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         return {"num_paragraphs": ctx.rng.randint(2, 4)}
@@ -252,6 +334,9 @@ class NumberWords(Instruction):
 
     def check(self, response: str) -> bool:
         return _compare(len(tx.words(response)), self.kwargs["relation"], self.kwargs["num_words"])
+
+    def reference(self, response: str) -> bool:
+        return _compare(ref.count_words(response), self.kwargs["relation"], self.kwargs["num_words"])
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -276,6 +361,20 @@ class NthParagraphFirstWord(Instruction):
         first = tx.words(paragraphs[nth - 1])
         return bool(first) and first[0].lower() == self.kwargs["first_word"].lower()
 
+    def reference(self, response: str) -> bool:
+        paragraphs = response.split("\n\n")
+        count = sum(1 for p in paragraphs if p.strip())  # blank ones are not counted, but keep their place
+        nth = self.kwargs["nth_paragraph"]
+        if not 1 <= nth <= count or not paragraphs[nth - 1].strip():
+            return False
+        word = paragraphs[nth - 1].strip().split()[0].strip().lstrip("'").lstrip('"')
+        first = ""
+        for letter in word:
+            if letter in ".,?!'\"":
+                break
+            first += letter.lower()
+        return count == self.kwargs["num_paragraphs"] and first == self.kwargs["first_word"].lower()
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         words = ctx.pick_words(1)
@@ -293,7 +392,17 @@ class Postscript(Instruction):
         marker = self.kwargs["postscript_marker"].strip()
         pattern = r"\s?".join(re.escape(part) + ("\\." if i < marker.count(".") else "")
                               for i, part in enumerate(marker.split(".")) if part.strip())
-        return re.search(r"(?im)^\s*" + pattern, response) is not None
+        return re.search(r"(?i)(?<![\w.])" + pattern, response) is not None
+
+    def reference(self, response: str) -> bool:
+        marker = self.kwargs["postscript_marker"].strip()
+        if marker == "P.P.S":
+            pattern = r"\s*p\.\s?p\.\s?s.*$"
+        elif marker == "P.S.":
+            pattern = r"\s*p\.\s?s\..*$"
+        else:
+            pattern = r"\s*" + marker.lower() + r".*$"
+        return bool(_findall(pattern, response.lower(), re.MULTILINE))
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -307,7 +416,10 @@ class EndChecker(Instruction):
     fields = {"end_phrase": str}
 
     def check(self, response: str) -> bool:
-        return response.strip().lower().endswith(self.kwargs["end_phrase"].strip().lower())
+        return response.strip().strip('"“”').strip().lower().endswith(self.kwargs["end_phrase"].strip().lower())
+
+    def reference(self, response: str) -> bool:
+        return response.strip().strip('"').lower().endswith(self.kwargs["end_phrase"].strip().lower())
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -329,6 +441,9 @@ class NumberPlaceholders(Instruction):
     def check(self, response: str) -> bool:
         return len(re.findall(r"\[[^\[\]\n]*\w[^\[\]\n]*\]", response)) >= self.kwargs["num_placeholders"]
 
+    def reference(self, response: str) -> bool:
+        return len(re.findall(r"\[.*?\]", response)) >= self.kwargs["num_placeholders"]
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         return {"num_placeholders": ctx.rng.randint(1, 3)}
@@ -343,6 +458,11 @@ class NumberBulletLists(Instruction):
 
     def check(self, response: str) -> bool:
         return len(re.findall(r"(?m)^\s*[*-][ \t]+\S", response)) == self.kwargs["num_bullets"]
+
+    def reference(self, response: str) -> bool:
+        stars = re.findall(r"^\s*\*[^\*].*$", response, flags=re.MULTILINE)
+        dashes = re.findall(r"^\s*-.*$", response, flags=re.MULTILINE)
+        return len(stars) + len(dashes) == self.kwargs["num_bullets"]
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -360,6 +480,12 @@ class HighlightedSections(Instruction):
         spans = re.findall(r"\*\*([^\n*]+)\*\*|\*([^\n*]+)\*", response)
         return sum(1 for a, b in spans if (a or b).strip()) >= self.kwargs["num_highlights"]
 
+    def reference(self, response: str) -> bool:
+        single = [h for h in re.findall(r"\*[^\n\*]*\*", response) if h.strip("*").strip()]
+        double = [h for h in re.findall(r"\*\*[^\n\*]*\*\*", response)
+                  if h.removeprefix("**").removesuffix("**").strip()]
+        return len(single) + len(double) >= self.kwargs["num_highlights"]
+
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
         return {"num_highlights": ctx.rng.randint(1, 3)}
@@ -375,8 +501,12 @@ class MultipleSections(Instruction):
 
     def check(self, response: str) -> bool:
         spliter = re.escape(self.kwargs["section_spliter"].strip())
-        headers = re.findall(rf"(?im)^[\s#*]*{spliter}\s*\d+", response)
+        headers = re.findall(rf"(?i)(?<!\w){spliter}\s*\d+", response)
         return len(headers) >= self.kwargs["num_sections"]
+
+    def reference(self, response: str) -> bool:
+        pattern = r"\s?" + self.kwargs["section_spliter"].strip() + r"\s?\d+\s?"
+        return len(_split(pattern, response)) - 1 >= self.kwargs["num_sections"]
 
     @classmethod
     def draw(cls, ctx: Context) -> dict[str, Any]:
@@ -391,6 +521,9 @@ class Title(Instruction):
     def check(self, response: str) -> bool:
         return re.search(r"<<[^\n<>]*\w[^\n<>]*>>", response) is not None
 
+    def reference(self, response: str) -> bool:
+        return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", response))
+
 
 @instruction
 class CapitalWordFrequency(Instruction):
@@ -400,6 +533,10 @@ class CapitalWordFrequency(Instruction):
 
     def check(self, response: str) -> bool:
         count = sum(1 for w in tx.words(response) if w.isupper())
+        return _compare(count, self.kwargs["capital_relation"], self.kwargs["capital_frequency"])
+
+    def reference(self, response: str) -> bool:
+        count = sum(1 for w in ref.word_tokens(response) if w.isupper())
         return _compare(count, self.kwargs["capital_relation"], self.kwargs["capital_frequency"])
 
     @classmethod
@@ -416,6 +553,9 @@ class EnglishCapital(Instruction):
     def check(self, response: str) -> bool:
         return response.isupper() and tx.language(response) == "en"
 
+    def reference(self, response: str) -> bool:
+        return response.isupper() and ref.detect_language(response) in ("en", None)
+
 
 @instruction
 class EnglishLowercase(Instruction):
@@ -425,6 +565,36 @@ class EnglishLowercase(Instruction):
     def check(self, response: str) -> bool:
         return response.islower() and tx.language(response) == "en"
 
+    def reference(self, response: str) -> bool:
+        return response.islower() and ref.detect_language(response) in ("en", None)
+
+
+# FollowRAG's instruction names and the IFEval ids they stand for
+FOLLOWRAG_TO_IFEVAL = {
+    "keywords_inclusion": "keywords:existence",
+    "keywords_frequency": "keywords:frequency",
+    "keywords_exclusion": "keywords:forbidden_words",
+    "format_language": "language:response_language",
+    "length_sentence": "length_constraints:number_sentences",
+    "length_paragraph": "length_constraints:number_paragraphs",
+    "length_words": "length_constraints:number_words",
+    "position_first_word": "length_constraints:nth_paragraph_first_word",
+    "structure_placeholder": "detectable_content:number_placeholders",
+    "position_postscript": "detectable_content:postscript",
+    "structure_bullets": "detectable_format:number_bullet_lists",
+    "structure_highlights": "detectable_format:number_highlighted_sections",
+    "structure_sections": "detectable_format:multiple_sections",
+    "format_json": "detectable_format:json_format",
+    "structure_title": "detectable_format:title",
+    "format_repeat_question": "combination:repeat_prompt",
+    "position_end_with": "startend:end_checker",
+    "cases_capital_words": "change_case:capital_word_frequency",
+    "cases_uppercase": "change_case:english_capital",
+    "cases_lowercase": "change_case:english_lowercase",
+    "format_no_commas": "punctuation:no_comma",
+    "format_quotation": "startend:quotation",
+}
+IFEVAL_TO_FOLLOWRAG = {v: k for k, v in FOLLOWRAG_TO_IFEVAL.items()}
 
 _CONFLICT_PAIRS = {
     "change_case:english_capital": {"change_case:english_lowercase", "change_case:capital_word_frequency",

@@ -7,7 +7,8 @@ import string
 from collections import Counter
 
 _WORD = re.compile(r"\w+")
-_ABBREVIATIONS = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|e\.g|i\.e|cf|No|Fig|approx)\.", re.IGNORECASE)
+_ABBREVIATIONS = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|[Ee]\.g|[Ii]\.e|cf|Fig|approx)\.|\bNo\.(?=\s*\d)"
+                            r"|(?:\.\.\.|…)(?=\s+[a-z])")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+")
 _DIVIDER = re.compile(r"\s*\*\*\*+\s*")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -22,9 +23,11 @@ def words(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Sentences: text split after . ! ? (and their CJK forms) followed by space, not after
-    common abbreviations (Mr., e.g., etc.); pieces without a word are dropped."""
-    protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\x00"), text)
-    return [s.replace("\x00", ".").strip() for s in _SENTENCE_END.split(protected) if _WORD.search(s)]
+    common abbreviations (Mr., e.g., etc., No. before a number; case-sensitive) nor after an
+    ellipsis followed by a lower-case word; pieces without a word are dropped."""
+    protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\x00").replace("…", "\x01"), text)
+    return [s.replace("\x00", ".").replace("\x01", "…").strip() for s in _SENTENCE_END.split(protected)
+            if _WORD.search(s)]
 
 
 def divided_paragraphs(text: str) -> list[str] | None:
