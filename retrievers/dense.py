@@ -12,6 +12,7 @@ from rageval.errors import SpecError
 from rageval.plugins import Retriever
 from rageval.progress import bar
 from rageval.runs import Run
+from rageval.topk import top_k
 
 
 def build_index(vectors: np.ndarray, kind: str, hnsw_m: int, ef_construction: int, ef_search: int,
@@ -99,17 +100,35 @@ class Dense(Retriever):
         return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
-        """Top k by inner product for given query vectors; equal scores ordered by doc id descending."""
-        depth = min(k, len(self.corpus))
-        scores, indices = self.faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), depth)
+        """Top k by inner product for given query vectors, cut by trec_eval's rule: score
+        descending, then doc id descending. FAISS is asked for one more result than k, so a tie
+        that crosses the cut shows; such rows are searched deeper until the tie is whole."""
+        n = len(self.corpus)
+        depth = min(k, n)
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        width = min(n, depth + 1)
+        scores, indices = self.faiss.search(queries, width)
         tie_rank = self.corpus.id_ranks()
         valid = indices >= 0
-        order = np.lexsort((-np.where(valid, tie_rank[np.maximum(indices, 0)], -1), -np.where(valid, scores, -np.inf)),
-                           axis=1)
-        indices = np.take_along_axis(indices, order, axis=1).astype(np.int64)
-        scores = np.take_along_axis(scores, order, axis=1).astype(np.float64)
-        scores[indices < 0] = 0.0
-        if depth < k:
-            indices = np.pad(indices, ((0, 0), (0, k - depth)), constant_values=-1)
-            scores = np.pad(scores, ((0, 0), (0, k - depth)))
+        order = np.lexsort((-np.where(valid, tie_rank[np.maximum(indices, 0)], -1),
+                            -np.where(valid, scores, -np.inf)), axis=1)[:, :depth]
+        out_indices = np.full((len(queries), k), -1, dtype=np.int64)
+        out_scores = np.zeros((len(queries), k), dtype=np.float64)
+        out_indices[:, :depth] = np.take_along_axis(indices, order, axis=1)
+        out_scores[:, :depth] = np.take_along_axis(scores, order, axis=1)
+        out_scores[out_indices < 0] = 0.0
+        crossing = np.flatnonzero((width > depth) & (indices[:, -1] >= 0) & (scores[:, -1] == out_scores[:, depth - 1])) \
+            if depth else []
+        for row in crossing:  # the tie at the cut may go on past what was fetched: fetch until it ends
+            deeper = width
+            while deeper < n:
+                deeper = min(n, deeper * 2)
+                row_scores, row_indices = (a[0] for a in self.faiss.search(queries[row:row + 1], deeper))
+                if row_indices[-1] < 0 or row_scores[-1] != out_scores[row, depth - 1]:
+                    break
+            valid = row_indices >= 0
+            top, top_scores = top_k(row_indices[valid].astype(np.int64), row_scores[valid].astype(np.float64),
+                                    depth, tie_rank)
+            out_indices[row, :len(top)], out_scores[row, :len(top)] = top, top_scores
+        indices, scores = out_indices, out_scores
         return Run(query_ids, self.corpus.ids, indices, scores)
