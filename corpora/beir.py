@@ -86,6 +86,10 @@ class BeirLoader(DatasetLoader):
     def detect(cls, path: Path) -> bool:
         return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file()
 
+    def check(self) -> None:
+        if not self.path.exists():
+            raise DataError(self.path, "no such folder")
+
     def load(self, split: str | None = None) -> Dataset:
         if not self.path.is_dir():
             raise DataError(self.path, "not a folder" if self.path.exists() else "no such folder")

@@ -84,6 +84,10 @@ class CodeLoader(DatasetLoader):
         self.name = name or ("stdlib-py" + ".".join(map(str, sys.version_info[:2])) if self.stdlib
                              else self.root.resolve().name)
 
+    def check(self) -> None:
+        if not self.root.exists():
+            raise DataError(self.root, "no such folder or file")
+
     def load(self, split: str | None = None) -> Dataset:
         split = split or "test"
         if split not in SPLITS:

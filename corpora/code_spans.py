@@ -38,6 +38,9 @@ class CodeSpansLoader(DatasetLoader):
     def __init__(self, path: str, max_bytes: int = 1_000_000, exclude: str = ""):
         self.code = CodeLoader(path, max_bytes, exclude)
 
+    def check(self) -> None:
+        self.code.check()
+
     def load(self, split: str | None = None) -> Dataset:
         split = split or "test"
         if split not in SPLITS:

@@ -65,6 +65,10 @@ class DocsLoader(DatasetLoader):
         self.questions = questions
         self.lenient = lenient
 
+    def check(self) -> None:
+        if not self.path.exists():
+            raise DataError(self.path, "no such folder")
+
     def load(self, split: str | None = None) -> Dataset:
         if not self.path.is_dir():
             raise DataError(self.path, "no such folder" if not self.path.exists() else "not a folder")

@@ -6,12 +6,15 @@ from pathlib import Path
 from . import registry
 from .data import Dataset
 from .errors import SpecError
+from .plugins import DatasetLoader
 
 
-def load_dataset(spec: str, split: str | None = None) -> Dataset:
-    """Load and validate a dataset. A bare path is given to the first loader whose ``detect`` accepts it."""
-    name, _, _ = registry.parse_spec(spec)
+def dataset_loader(spec: str) -> DatasetLoader:
+    """The loader a dataset spec names, made and checked without reading any data: an existing
+    path is taken as a path first (even with ``,`` or ``:`` in it) and given to the first loader
+    whose ``detect`` accepts it; a loader's missing folder or file is an error here."""
     loaders = registry.available("corpora")
+    name = None if Path(spec).exists() else registry.parse_spec(spec)[0]
     if name in loaders:
         loader = registry.create("corpora", spec)
     else:
@@ -26,6 +29,12 @@ def load_dataset(spec: str, split: str | None = None) -> Dataset:
         else:
             raise SpecError(f"dataset {spec!r}: no loader recognises this path "
                             "(a BEIR folder has corpus.jsonl and queries.jsonl)")
-    dataset = loader.load(split)
+    loader.check()
+    return loader
+
+
+def load_dataset(spec: str, split: str | None = None) -> Dataset:
+    """Load and validate a dataset (``dataset_loader`` says which loader reads a spec)."""
+    dataset = dataset_loader(spec).load(split)
     dataset.meta.setdefault("spec", spec)
     return dataset

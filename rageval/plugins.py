@@ -20,6 +20,9 @@ class DatasetLoader:
         """Read, validate and return the dataset; every problem is raised before any work starts."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Cheap checks made before any data is read, such as a missing folder (none by default)."""
+
     @classmethod
     def detect(cls, path: Path) -> bool:
         """Whether a bare path given as a dataset spec is of this loader's format."""

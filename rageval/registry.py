@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 import types
 import typing
@@ -148,9 +149,12 @@ def convert(value: str, tp: Any) -> Any:
         raise ValueError("expected true or false")
     if tp in (int, float):
         try:
-            return tp(value)
+            number = tp(value)
         except ValueError:
             raise ValueError(f"expected {tp.__name__}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite {tp.__name__}")
+        return number
     if tp is Path:
         return Path(value)
     return value

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 from . import registry
 from .cache import cache_dir, key
 from .data import Corpus, Dataset
-from .datasets import load_dataset
+from .datasets import dataset_loader, load_dataset
 from .embedding_diagnostics import diagnostics
-from .errors import MissingSplitError, RagevalError
+from .errors import MissingSplitError, RagevalError, SpecError
 from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
 from .files import atomic_folder, write_json, write_jsonl
 from .plugins import Retriever
@@ -48,13 +48,25 @@ class Outcome:
 
 
 def slug(spec: str) -> str:
-    """A folder name for a spec: ``bm25:k1=0.9,b=0.4`` -> ``bm25_k1=0.9_b=0.4``; other unsafe
-    characters or length add a hash so two specs never share a folder."""
-    safe = re.sub(r"[:,]", "_", spec)
-    clean = re.sub(r"[^\w.=+-]", "_", safe)
-    if clean != safe or len(clean) > 80:
-        clean = f"{clean[:60]}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
-    return clean
+    """One safe folder name per spec: a readable prefix and a short hash of the exact spec, so two
+    specs never share a folder (``bm25:k1=0.9,b=0.4`` -> ``bm25_k1=0.9_b=0.4-3f1a9c2e``)."""
+    readable = re.sub(r"[^\w.=+-]", "_", spec).strip(".")[:60] or "_"
+    return f"{readable}-{hashlib.sha256(spec.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def pair_folder(out: str | Path, dataset: str, retriever: str, chunker: str | None = None) -> Path:
+    """Where a (dataset, [chunker +] retriever) pair's files go: ``<out>/<slug(dataset)>/<slug(retriever)>``
+    (``<slug(chunker)>+<slug(retriever)>`` with a chunker)."""
+    pair = f"{slug(chunker)}+{slug(retriever)}" if chunker else slug(retriever)
+    return Path(out) / slug(dataset) / pair
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def default_retrievers() -> list[str]:
@@ -114,26 +126,31 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
     and write its folder; failures are returned, not raised."""
     corpus = corpus if corpus is not None else dataset.corpus
     label = f"{chunker} + {spec}" if chunker else spec
-    folder = out / dataset.label / (f"{slug(chunker)}+{slug(spec)}" if chunker else slug(spec))
+    folder = pair_folder(out, dataset.label, spec, chunker)
     outcome = Outcome(dataset.label, label)
     try:
         retriever = registry.create("retrievers", spec)
         settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth)
+        run_hash = _file_sha256(folder / "run.trec") if resume else None
         done = _read_json(folder / "metrics.json") if resume else None
-        if done and done.get("run") == settings and done.get("request") == scoring.request():
+        if (done and done.get("run") == settings and done.get("request") == scoring.request()
+                and run_hash is not None and done.get("run_sha256") == run_hash):
             outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
             return outcome
         for stale in ("metrics.json", "per_query.jsonl"):  # never beside a run they do not describe
             (folder / stale).unlink(missing_ok=True)
         previous = _read_json(folder / "run.json") if resume else None
-        if previous and previous.get("settings") == settings and (folder / "run.trec").is_file():
+        if previous and previous.get("settings") == settings and run_hash and previous.get("run_sha256") == run_hash:
             run = Run.read_trec(folder / "run.trec")
             timings = previous["timings"]
             outcome.resumed = True
         else:
+            (folder / "run.json").unlink(missing_ok=True)  # a run file is trusted only with its manifest
             run, timings = _retrieve(retriever, corpus, dataset, depth)
             run.write_trec(folder / "run.trec", tag=slug(spec))
-            write_json(folder / "run.json", {"settings": settings, "timings": timings, "meta": run.meta})
+            run_hash = _file_sha256(folder / "run.trec")
+            write_json(folder / "run.json", {"settings": settings, "run_sha256": run_hash, "timings": timings,
+                                             "meta": run.meta})
         start = time.perf_counter()
         results = evaluate(run, dataset, scoring.metrics, scoring.ignore_identical_ids, corpus,
                            scoring.span_unit, scoring.chroma)
@@ -145,7 +162,8 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         write_json(folder / "metrics.json", {
             "dataset": dataset.label, "retriever": label, "metrics": results.means,
             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
-            "n_documents_searched": len(corpus), "run": settings, "request": scoring.request(),
+            "n_documents_searched": len(corpus), "run": settings, "run_sha256": run_hash,
+            "request": scoring.request(),
             "evaluation": results.settings,
             "timings": timings, "versions": _versions(), "run_meta": run.meta})
         outcome.means, outcome.timings = results.means, timings
@@ -257,7 +275,17 @@ def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
     made = [(spec, registry.create("chunkers", spec)) for spec in chunkers] or [(None, None)]
     if span_unit != "regex" and not chroma:
         Unit(span_unit)
-    loaded = [load_dataset(spec, split) for spec in datasets]
+    loaders = [dataset_loader(spec) for spec in datasets]  # missing paths, before anything heavy loads
+    for spec in retrievers:  # option values the constructors check (k1 >= 0, a model that exists...)
+        try:
+            registry.create("retrievers", spec)
+        except RagevalError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
+            raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
+    loaded = [loader.load(split) for loader in loaders]
+    for dataset, spec in zip(loaded, datasets):
+        dataset.meta.setdefault("spec", spec)
     if sample is not None:
         loaded = [dataset.sample(sample, seed) for dataset in loaded]
     out = Path(out)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rageval import Corpus, DataError, SpecError, load_dataset, registry, run
+from rageval.runner import pair_folder
 from rageval.tokens import Unit
 
 SPECS = ["fixed:size=60", "fixed:size=60,overlap=15", "fixed:size=40,unit=cl100k_base", "fixed:size=300,unit=chars",
@@ -144,7 +145,8 @@ def test_every_chunker_x_retriever_pair_is_a_row(shared, tmp_path):
                    out=tmp_path, chunkers=["fixed:size=100", "sentence:n=3"])
     assert [o.retriever for o in outcomes] == ["fixed:size=100 + bm25", "sentence:n=3 + bm25"]
     assert all(o.error is None and 0 < o.means["IoU@5"] < o.means["precision_omega"] for o in outcomes)
-    metrics = json.loads((tmp_path / "xquad_en-by-title.test" / "fixed_size=100+bm25" / "metrics.json").read_text())
+    folder = pair_folder(tmp_path, "xquad_en-by-title.test", "bm25", "fixed:size=100")
+    metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["run"]["chunker"] == "fixed:size=100" and metrics["evaluation"]["span_unit"] == "regex"
 
 
@@ -234,8 +236,8 @@ def test_cli_span_unit_and_chroma_flags(shared, tmp_path, capsys):
     assert "span_recall@5" in capsys.readouterr().out  # the span measures join the defaults with --chunker
     assert main([*base, "--metric", "IoU@5", "--chroma", "--out", str(tmp_path / "b")]) == 0
     assert main([*base, "--metric", "IoU@5", "--span-unit", "cl100k_base", "--out", str(tmp_path / "c")]) == 0
-    folder = "xquad_en-by-title.test/fixed_size=100+bm25/metrics.json"
-    a, b, c = (json.loads((tmp_path / x / folder).read_text()) for x in "abc")
+    a, b, c = (json.loads((pair_folder(tmp_path / x, "xquad_en-by-title.test", "bm25", "fixed:size=100")
+                           / "metrics.json").read_text()) for x in "abc")
     assert (b["evaluation"]["span_unit"], c["evaluation"]["span_unit"]) == ("chars (chroma)", "cl100k_base")
     assert len({a["metrics"]["IoU@5"], b["metrics"]["IoU@5"], c["metrics"]["IoU@5"]}) == 3
     assert main([*base, "--span-unit", "bogus", "--out", str(tmp_path / "d")]) == 2

@@ -12,7 +12,7 @@ import pytrec_eval
 
 from rageval import load_dataset
 from rageval.cli import main
-from rageval.runner import run
+from rageval.runner import pair_folder, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,20 +39,21 @@ def test_cranfield_both_backends_agree_with_pytrec_eval(shared, tmp_path, capsys
     rows = {line.split()[0]: line.split()[1:5] for line in out.splitlines() if line.startswith("bm25")}
     assert rows["bm25"] == rows["bm25:backend=rank_bm25"]
     ds = load_dataset(str(shared / "cranfield"))
-    for folder in ("bm25", "bm25_backend=rank_bm25"):
-        metrics = json.loads((tmp_path / "cranfield.test" / folder / "metrics.json").read_text())
+    for spec in ("bm25", "bm25:backend=rank_bm25"):
+        folder = pair_folder(tmp_path, "cranfield.test", spec)
+        metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["n_queries"] == 225
-        expected = trec_means(tmp_path / "cranfield.test" / folder, ds, {"nDCG@10": "ndcg_cut.10", "Recall@100": "recall.100"})
+        expected = trec_means(folder, ds, {"nDCG@10": "ndcg_cut.10", "Recall@100": "recall.100"})
         assert metrics["metrics"]["nDCG@10"] == pytest.approx(expected["nDCG@10"], abs=1e-12)
         assert metrics["metrics"]["Recall@100"] == pytest.approx(expected["Recall@100"], abs=1e-12)
         # MRR@10 = recip_rank over the run cut at 10 (trec_eval's order: score desc, doc id desc)
-        lines = [l.split() for l in (tmp_path / "cranfield.test" / folder / "run.trec").read_text().splitlines()]
+        lines = [l.split() for l in (folder / "run.trec").read_text().splitlines()]
         rr = {}
         for q, _, d, rank, s, _ in lines:
             if int(rank) <= 10 and q not in rr and ds.qrels.get(q, {}).get(d, 0) > 0:
                 rr[q] = 1 / int(rank)
         assert metrics["metrics"]["MRR@10"] == pytest.approx(sum(rr.values()) / 225, abs=1e-12)
-        per_query = [json.loads(l) for l in (tmp_path / "cranfield.test" / folder / "per_query.jsonl").read_text().splitlines()]
+        per_query = [json.loads(l) for l in (folder / "per_query.jsonl").read_text().splitlines()]
         assert len(per_query) == 225 and set(per_query[0]) == {"query_id", "nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10"}
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["datasets"]["cranfield.test"]) == {"bm25", "bm25:backend=rank_bm25"}
@@ -70,7 +71,7 @@ def test_other_collections(shared, tmp_path, name, split, metrics, min_first):
     assert [o.error for o in outcomes] == [None, None]
     assert outcomes[0].means == pytest.approx(outcomes[1].means, abs=1e-12)
     assert outcomes[0].means[metrics[0]] > min_first
-    folder = tmp_path / ds.label / "bm25"
+    folder = pair_folder(tmp_path, ds.label, "bm25")
     if metrics[0].startswith("nDCG") or metrics[0].startswith("MRR"):
         measure = {"nDCG@10": "ndcg_cut.10"}
         assert outcomes[0].means["nDCG@10"] == pytest.approx(trec_means(folder, ds, measure)["nDCG@10"], abs=1e-12)
@@ -82,9 +83,9 @@ def test_irds_cranfield_offline_matches_the_beir_copy(shared, irds_home, tmp_pat
             f"'--retriever', 'bm25', '--out', {str(tmp_path)!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    irds = json.loads((tmp_path / "cranfield" / "bm25" / "metrics.json").read_text())
+    irds = json.loads((pair_folder(tmp_path, "cranfield", "bm25") / "metrics.json").read_text())
     run(str(shared / "cranfield"), ["bm25"], out=tmp_path / "beir")
-    beir = json.loads((tmp_path / "beir" / "cranfield.test" / "bm25" / "metrics.json").read_text())
+    beir = json.loads((pair_folder(tmp_path / "beir", "cranfield.test", "bm25") / "metrics.json").read_text())
     assert irds["n_queries"] == beir["n_queries"] == 225
     # same judgments (grades reversed to higher-is-better); ir_datasets' text keeps its line breaks
     assert irds["metrics"]["nDCG@10"] == pytest.approx(beir["metrics"]["nDCG@10"], abs=0.02)
@@ -93,7 +94,7 @@ def test_irds_cranfield_offline_matches_the_beir_copy(shared, irds_home, tmp_pat
 def test_resume_redoes_only_what_is_missing(shared, tmp_path):
     spec = str(shared / "adi")
     first = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path)[0]
-    folder = tmp_path / "adi.test" / "bm25"
+    folder = pair_folder(tmp_path, "adi.test", "bm25")
     assert not first.resumed
     again = run(spec, ["bm25"], ["nDCG@10"], out=tmp_path)[0]
     assert again.resumed and again.means == first.means
@@ -108,15 +109,81 @@ def test_resume_redoes_only_what_is_missing(shared, tmp_path):
 
 
 def test_a_failing_retriever_is_reported_and_the_rest_goes_on(shared, tmp_path, capsys):
-    code = main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25:k1=-1", "--retriever", "bm25",
+    down = "rewrite:method=gar,generator=[openai:model=m,base_url=http://127.0.0.1:9/v1,retries=0,timeout=2]"
+    code = main(["run", "--dataset", str(shared / "adi"), "--retriever", down, "--retriever", "bm25",
                  "--out", str(tmp_path)])
     assert code == 1
     out = capsys.readouterr().out
-    assert "FAILED: bm25: need k1 >= 0" in out
-    assert (tmp_path / "adi.test" / "bm25" / "metrics.json").is_file()
-    assert not (tmp_path / "adi.test" / "bm25_k1=-1").exists()
+    assert "FAILED" in out and "127.0.0.1:9" in out
+    assert (pair_folder(tmp_path, "adi.test", "bm25") / "metrics.json").is_file()
+    assert not (pair_folder(tmp_path, "adi.test", down) / "metrics.json").exists()
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["failed"][0]["retriever"] == "bm25:k1=-1"
+    assert results["failed"][0]["retriever"] == down
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("bm25:k1=-1", "bm25: need k1 >= 0"),
+    ("bm25:k1=nan", "option k1='nan': expected a finite float"),
+    ("bm25:b=inf", "option b='inf': expected a finite float"),
+    ("bm25:stemmer=klingon", "klingon"),
+])
+def test_bad_option_values_exit_2_before_any_work(shared, tmp_path, capsys, spec, message):
+    assert main(["run", "--dataset", str(shared / "adi"), "--retriever", spec, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_specs_never_share_a_folder(tmp_path):
+    specs = ["dense:query_prefix=x,doc_prefix=y", "dense:query_prefix=x_doc_prefix=y", "bm25:k1=0.9,b=0.4",
+             "bm25:k1=0.9_b=0.4", "a/b", "a_b", "../../x", "/abs/path"]
+    folders = [pair_folder(tmp_path, spec, spec) for spec in specs]
+    assert len(set(folders)) == len(specs)
+    for folder in folders:  # one safe path component each, below --out
+        assert folder.parent.parent == tmp_path and not folder.name.startswith(".")
+
+
+def test_a_dataset_name_stays_inside_out(shared, tmp_path):
+    for name in ("../../escape", "/abs/escape", "a/b"):
+        out = tmp_path / "runs"
+        [outcome] = run(f"beir:{shared / 'adi'},name={name}", ["bm25"], ["nDCG@10"], out=out)
+        assert outcome.error is None
+        written = {p.resolve() for p in tmp_path.rglob("metrics.json")}
+        assert all(out.resolve() in p.parents for p in written)
+        results = json.loads((out / "results.json").read_text())
+        assert f"{name}.test" in results["datasets"]
+    assert not (tmp_path.parent / "escape").exists() and not Path("/abs/escape").exists()
+
+
+def test_resume_never_trusts_a_run_file_without_its_manifest(shared, tmp_path):
+    """A k=100 run finishes; a k=10 run into the same folder is killed after run.trec is renamed but
+    before run.json: the next k=100 run must not score the 10-result file."""
+    spec = str(shared / "adi")
+    full = run(spec, ["bm25"], ["Recall@100"], k=100, out=tmp_path)[0]
+    folder = pair_folder(tmp_path, "adi.test", "bm25")
+    shallow = tmp_path / "shallow"
+    run(spec, ["bm25"], ["nDCG@10"], k=10, out=shallow)  # 10 results per query
+    (folder / "run.trec").write_bytes((pair_folder(shallow, "adi.test", "bm25") / "run.trec").read_bytes())
+    (folder / "metrics.json").unlink()
+    again = run(spec, ["bm25"], ["Recall@100"], k=100, out=tmp_path)[0]
+    assert not again.resumed and again.means == full.means
+    # the same with metrics.json left in place: its recorded run hash no longer matches
+    (folder / "run.trec").write_bytes((pair_folder(shallow, "adi.test", "bm25") / "run.trec").read_bytes())
+    third = run(spec, ["bm25"], ["Recall@100"], k=100, out=tmp_path)[0]
+    assert not third.resumed and third.means == full.means
+
+
+def test_resume_rescoring_respects_the_request_and_the_run_settings(shared, tmp_path):
+    spec = str(shared / "adi")
+    run(spec, ["bm25"], ["nDCG@10"], out=tmp_path)
+    folder = pair_folder(tmp_path, "adi.test", "bm25")
+    trec = (folder / "run.trec").stat().st_mtime_ns
+    more = run(spec, ["bm25"], ["nDCG@10", "MRR@10"], out=tmp_path)[0]  # metrics.json kept: a new request
+    assert "MRR@10" in more.means and json.loads((folder / "metrics.json").read_text())["request"]["metrics"] == \
+        ["nDCG@10", "MRR@10"]
+    assert (folder / "run.trec").stat().st_mtime_ns == trec  # re-scored from run.trec, not searched again
+    deeper = run(spec, ["bm25"], ["nDCG@10"], k=200, out=tmp_path)[0]  # other run settings: searched again
+    assert not deeper.resumed and (folder / "run.trec").stat().st_mtime_ns != trec
+    assert json.loads((folder / "run.json").read_text())["settings"]["k"] == 200
 
 
 def test_bad_specs_fail_before_any_work(shared, tmp_path, capsys):
@@ -140,7 +207,7 @@ def test_out_of_tree_plugin_installs_and_runs(shared, tmp_path):
                            "--retriever", "tfidf", "--retriever", "bm25", "--out", str(tmp_path / "out")],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    metrics = json.loads((tmp_path / "out" / "cranfield.test" / "tfidf" / "metrics.json").read_text())
+    metrics = json.loads((pair_folder(tmp_path / "out", "cranfield.test", "tfidf") / "metrics.json").read_text())
     assert 0.2 < metrics["metrics"]["nDCG@10"] < 0.5
 
 
@@ -154,7 +221,7 @@ def test_bare_rageval_run_is_the_embedded_default(tmp_path, monkeypatch, capsys)
     from retrievers.dense import Dense
 
     assert ("\ndense " in out) == Dense.usable()  # the bundled model needs no download
-    metrics = json.loads(next(tmp_path.glob("runs/stdlib-py*.test/bm25/metrics.json")).read_text())
+    metrics = json.loads(next(tmp_path.glob("runs/stdlib-py*.test-*/bm25-*/metrics.json")).read_text())
     assert metrics["n_queries"] > 300 and metrics["metrics"]["MRR@10"] > 0.2
 
 
@@ -166,6 +233,6 @@ def test_the_bm25_index_is_cached_by_configuration_and_corpus(shared, tmp_path, 
     other = run(spec, ["bm25:k1=0.9"], ["nDCG@10"], out=tmp_path / "b")[0]
     assert (first.timings["index_from_cache"], second.timings["index_from_cache"]) == (False, True)
     assert other.timings["index_from_cache"] is False
-    trec = "cranfield.test/bm25/run.trec"
-    assert (tmp_path / "a" / trec).read_text() == (tmp_path / "b" / trec).read_text()
+    a, b = (pair_folder(tmp_path / x, "cranfield.test", "bm25") / "run.trec" for x in "ab")
+    assert a.read_text() == b.read_text()
     assert run(spec, ["bm25:backend=rank_bm25"], ["nDCG@10"], out=tmp_path / "c")[0].timings["index_from_cache"] is False
