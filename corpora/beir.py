@@ -9,7 +9,7 @@ from rageval.errors import DataError, MissingSplitError
 from rageval.jsonl import read_jsonl, read_lines
 from rageval.plugins import DatasetLoader
 
-from .jsonl import read_records, string_field
+from .jsonl import check_id, id_field, read_records
 
 log = logging.getLogger("rageval")
 
@@ -27,9 +27,16 @@ def pick_split(available: list[str], split: str | None, where: Path) -> str:
     raise DataError(where, f"several splits ({', '.join(available)}): choose one with --split")
 
 
+_HEADER_WORDS = {"query-id", "query_id", "qid", "query", "corpus-id", "corpus_id", "docid", "doc-id", "doc_id",
+                 "doc", "score", "relevance", "rel", "grade", "label", "iter", "q0"}
+
+
 def read_qrels(path: Path) -> Qrels:
-    """``query-id<TAB>corpus-id<TAB>score`` (header optional; a 4-column TREC qrels line also works)."""
+    """``query-id<TAB>corpus-id<TAB>score`` (a header line of column names is optional; a 4-column
+    TREC qrels line also works). A first line is taken as a header only when it names columns; a
+    bad score anywhere else is an error. Negative grades are kept (not relevant) with a warning."""
     qrels: Qrels = {}
+    negative: list[int] = []
     for n, (line_no, line) in enumerate(read_lines(path)):
         cols = line.split("\t") if "\t" in line else line.split()
         if len(cols) == 4:
@@ -37,16 +44,23 @@ def read_qrels(path: Path) -> Qrels:
         if len(cols) != 3:
             raise DataError(path, f"expected 3 columns query-id, corpus-id, score; got {line!r}", line_no)
         qid, did, grade = (c.strip() for c in cols)
+        if n == 0 and grade.lower() in _HEADER_WORDS:
+            continue  # the header line
         try:
             value = int(grade)
         except ValueError:
-            if n == 0:
-                continue  # the header line
             raise DataError(path, f"score {grade!r} is not an integer", line_no) from None
+        check_id(path, line_no, "query-id", qid)
+        check_id(path, line_no, "corpus-id", did)
+        if value < 0:
+            negative.append(line_no)
         judged = qrels.setdefault(qid, {})
         if did in judged:
             raise DataError(path, f"duplicate judgment for query {qid!r}, document {did!r}", line_no)
         judged[did] = value
+    if negative:
+        log.warning("%s: %d negative grades (lines %s%s), counted as not relevant", path, len(negative),
+                    ", ".join(map(str, negative[:5])), ", ..." if len(negative) > 5 else "")
     return qrels
 
 
@@ -61,6 +75,9 @@ def matching_judgments(qrels: Qrels, where: Path | str, corpus: Corpus, query_id
     if not kept:
         raise DataError(where, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
                                f"{unknown_docs} judgments of unknown documents)")
+    if not any(g > 0 for j in kept.values() for g in j.values()):
+        raise DataError(where, f"no relevant judgment: all {sum(map(len, kept.values()))} grades are 0 or less, "
+                               "so no query can be scored")
     if unknown_q or unknown_docs:
         log.warning("%s: skipped %d queries not in %s (e.g. %r) and %d judgments of documents not in %s", where,
                     len(unknown_q), queries_name, unknown_q[0] if unknown_q else None, unknown_docs, corpus_name)
@@ -145,10 +162,10 @@ def read_spans(path: Path, corpus: Corpus, query_ids: set[str], lenient: bool = 
 
 def _span(path: Path, line_no: int, obj: dict, corpus: Corpus, query_ids: set[str]) -> tuple[str, Span] | None:
     """One checked span line: (query id, (doc id, start, end)), or None for a query of another split."""
-    qid = string_field(path, line_no, obj, "query-id")
+    qid = id_field(path, line_no, obj, "query-id")
     if qid not in query_ids:
         return None
-    did = string_field(path, line_no, obj, "corpus-id")
+    did = id_field(path, line_no, obj, "corpus-id")
     if did not in corpus:
         raise DataError(path, f"query {qid!r}: span names unknown document {did!r}", line_no)
     start, end = obj.get("start"), obj.get("end")

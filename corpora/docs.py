@@ -9,8 +9,11 @@ refer to that stored text.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
+import os
+import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -95,12 +98,30 @@ class DocsLoader(DatasetLoader):
         raise DataError(self.path, "no questions: expected queries.jsonl + spans.jsonl or one .csv "
                                    f"(found {len(csvs)} .csv files; name one with questions=FILE)")
 
+    def _files(self) -> list[Path]:
+        """Document files under the folder in sorted order; symbolic links (which could lead out of
+        the folder) and what is not a regular file are skipped and counted, hidden entries ignored."""
+        found, skipped = [], 0
+        for folder, dirs, files in os.walk(self.path, followlinks=False):
+            base = Path(folder)
+            skipped += sum(1 for d in dirs if (base / d).is_symlink())
+            dirs[:] = [d for d in dirs if not d.startswith(".") and not (base / d).is_symlink()]
+            for name in files:
+                file = base / name
+                if name.startswith(".") or file.suffix.lower() not in EXTENSIONS:
+                    continue
+                if file.is_symlink() or not stat.S_ISREG(file.stat().st_mode):
+                    skipped += 1
+                    continue
+                found.append(file)
+        if skipped:
+            log.warning("%s: skipped %d symbolic links and other entries that are not regular files", self.path, skipped)
+        return sorted(found)
+
     def _corpus(self) -> Corpus:
         ids, texts, metas = [], [], []
-        for file in sorted(self.path.rglob("*")):
+        for file in self._files():
             rel = file.relative_to(self.path)
-            if file.suffix.lower() not in EXTENSIONS or any(p.startswith(".") for p in rel.parts) or not file.is_file():
-                continue
             try:
                 raw = file.read_text(encoding="utf-8")
             except UnicodeDecodeError as e:
@@ -116,7 +137,14 @@ class DocsLoader(DatasetLoader):
 
     def _csv(self, path: Path, corpus: Corpus) -> tuple[Queries, Spans]:
         ids, texts, spans, skipped = [], [], {}, 0
-        with open(path, encoding="utf-8", newline="") as f:
+        try:
+            raw = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = e.object[:e.start].count(b"\n") + 1
+            raise DataError(path, f"not UTF-8: byte {e.object[e.start]:#04x}", line) from None
+        except OSError as e:
+            raise DataError(path, e.strerror or str(e)) from None
+        with io.StringIO(raw, newline="") as f:
             reader = csv.DictReader(f)
             missing = {"question", "references"} - set(reader.fieldnames or [])
             if missing:
@@ -147,7 +175,13 @@ class DocsLoader(DatasetLoader):
             raise DataError(path, f"question {question!r}: references is not JSON ({e.msg})", line) from None
         text = corpus.texts[corpus.position(doc)]
         out = []
-        for i, ref in enumerate(refs if isinstance(refs, list) else []):
+        if not isinstance(refs, list):
+            raise DataError(path, f"question {question!r}: references must be a JSON list, got {row['references'][:60]!r}",
+                            line)
+        for i, ref in enumerate(refs):
+            if not isinstance(ref, dict):
+                raise DataError(path, f"question {question!r}: reference {i} is not an object: {json.dumps(ref)[:60]}",
+                                line)
             start, end = ref.get("start_index"), ref.get("end_index")
             if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
                 raise DataError(path, f"question {question!r}: reference {i} offsets {start!r}..{end!r} are not "

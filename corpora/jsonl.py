@@ -18,7 +18,24 @@ def string_field(path: Path, line_no: int, obj: dict[str, Any], name: str, requi
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise DataError(path, f'"{name}" must be a string, got {json.dumps(value)[:80]}', line_no)
-    return str(value)
+    value = str(value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(path, f'"{name}" is not valid Unicode (a lone surrogate): {value[:80]!r}', line_no) from None
+    return value
+
+
+def id_field(path: Path, line_no: int, obj: dict[str, Any], name: str) -> str:
+    """An id: a non-empty string without whitespace (run files separate columns by whitespace)."""
+    value = string_field(path, line_no, obj, name)
+    check_id(path, line_no, name, value)
+    return value
+
+
+def check_id(path: Path, line_no: int, name: str, value: str) -> None:
+    if not value or any(ch.isspace() for ch in value):
+        raise DataError(path, f'"{name}" must be a non-empty id without whitespace, got {value!r}', line_no)
 
 
 def read_records(path: Path, optional: str, empty: str) -> tuple[list[str], list[str], list[str], list[dict[str, Any]]]:
@@ -28,7 +45,7 @@ def read_records(path: Path, optional: str, empty: str) -> tuple[list[str], list
     ids, texts, extras, metas = [], [], [], []
     first_line: dict[str, int] = {}
     for line_no, obj in read_jsonl(path):
-        rid = string_field(path, line_no, obj, "_id")
+        rid = id_field(path, line_no, obj, "_id")
         if rid in first_line:
             raise DataError(path, f"duplicate _id {rid!r} (first on line {first_line[rid]})", line_no)
         first_line[rid] = line_no

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,24 @@ class SourceFile:
 def walk(root: Path, max_bytes: int, exclude: frozenset[str], counts: Counter) -> Iterator[SourceFile]:
     """Readable source files under ``root`` in a stable order; every skipped file is counted by reason.
 
-    Symbolic links are never followed (so no loop), folders holding a ``pyvenv.cfg`` are virtualenvs.
+    Symbolic links are never followed (so no loop), folders holding a ``pyvenv.cfg`` are virtualenvs;
+    folders that cannot be read and anything that is not a regular file (a FIFO, a device) are skipped.
     """
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    def unreadable(error: OSError) -> None:
+        counts["unreadable folder"] += 1
+
+    def walked(base: Path, name: str) -> bool:
+        if name.startswith(".") or name in SKIP_DIRS or name in exclude:
+            return False
+        try:
+            return not (base / name).is_symlink() and not (base / name / "pyvenv.cfg").exists()
+        except OSError:
+            counts["unreadable folder"] += 1
+            return False
+
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=unreadable):
         base = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS and d not in exclude
-                         and not (base / d).is_symlink() and not (base / d / "pyvenv.cfg").exists())
+        dirs[:] = sorted(d for d in dirs if walked(base, d))
         for name in sorted(files):
             path = base / name
             rel = path.relative_to(root).as_posix()
@@ -51,7 +64,11 @@ def walk(root: Path, max_bytes: int, exclude: frozenset[str], counts: Counter) -
                 counts["generated"] += 1
                 continue
             try:
-                if path.stat().st_size > max_bytes:
+                info = path.stat()
+                if not stat.S_ISREG(info.st_mode):
+                    counts["not a regular file"] += 1
+                    continue
+                if info.st_size > max_bytes:
                     counts["over size cap"] += 1
                     continue
                 data = path.read_bytes()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
 from . import registry
@@ -15,6 +17,28 @@ from .report import leaderboard, table
 from .runner import run
 
 DEFAULT_DATASET = "code:stdlib"
+EXAMPLES = """examples:
+  rageval run                                   the embedded default: the standard library as a code benchmark
+  rageval run --dataset path/to/beir --retriever bm25 --retriever dense --metric nDCG@10
+  rageval list                                  every installed loader, retriever, chunker, metric and generator
+  rageval ifrag build --dataset path/to/beir --n 200 --out testset.jsonl
+  rageval ifrag score --testset testset.jsonl --responses answers.jsonl"""
+RUN_EXAMPLES = """examples:
+  rageval run --dataset beir:path/to/cranfield --retriever bm25 --retriever bm25:k1=0.9,b=0.4 --k 100
+  rageval run --dataset docs:path/to/folder --chunker recursive:size=200,unit=cl100k_base --chroma --k 5
+  rageval run --dataset code:stdlib --retriever dense --sample 100 --seed 1 --out runs"""
+
+
+def _version() -> str:
+    try:
+        return version("rageval")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM ends a run as Ctrl-C does: finished pairs are kept, the message is the same."""
+    raise KeyboardInterrupt
 
 
 def _list() -> int:
@@ -43,9 +67,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rageval", description="Benchmark retrieval and RAG systems.")
+    parser = argparse.ArgumentParser(prog="rageval", description="Benchmark retrieval and RAG systems.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rageval {_version()}")
     sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("run", help="run retrievers on datasets and print the leaderboard")
+    p = sub.add_parser("run", help="run retrievers on datasets and print the leaderboard", epilog=RUN_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", action="append", metavar="SPEC",
                    help=f"beir:PATH, irds:ID, code:PATH, a BEIR folder... (repeatable; default {DEFAULT_DATASET})")
     p.add_argument("--split", help="qrels split (default: test, or the only one)")
@@ -78,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "list":
             return _list()
@@ -94,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rageval: interrupted; finished results are kept, rerun to resume", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

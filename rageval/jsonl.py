@@ -31,6 +31,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(path, f"invalid JSON ({e.msg} at column {e.colno}): {line[:80]!r}", line_no) from None
+        except ValueError as e:  # e.g. an integer of more digits than Python converts
+            raise DataError(path, f"invalid JSON ({e}): {line[:80]!r}", line_no) from None
+        except RecursionError:
+            raise DataError(path, f"invalid JSON (nested too deeply): {line[:80]!r}", line_no) from None
         if not isinstance(obj, dict):
             raise DataError(path, f"expected a JSON object, got {type(obj).__name__}: {line[:80]!r}", line_no)
         yield line_no, obj

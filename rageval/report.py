@@ -31,13 +31,19 @@ def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str]) -> str:
     for dataset in dict.fromkeys(o.dataset for o in outcomes):
         rows = [o for o in outcomes if o.dataset == dataset]
         rows.sort(key=lambda o: (o.error is None, o.means.get(metrics[0], 0.0) if metrics else 0.0), reverse=True)
-        body = []
+        body, failures = [], []
         for o in rows:
             if o.error:
-                body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED: {o.error[:60]}"])
+                failures.append(f"  {o.retriever}: {o.error}")
+                body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED ({len(failures)})"])
                 continue
             body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}" for m in metrics],
                          f"{o.timings.get('index_s', 0):.2f}", f"{o.timings.get('search_s', 0):.2f}",
                          "resumed" if o.resumed else ""])
-        parts.append(f"{dataset}\n" + table(["retriever", *metrics, "index s", "search s", ""], body))
+        status = any(row[-1] for row in body)
+        headers = ["retriever", *metrics, "index s", "search s", *(["status"] if status else [])]
+        text = table(headers, [row if status else row[:-1] for row in body])
+        if failures:
+            text += "\n\nfailed:\n" + "\n".join(f"  ({n}) {line.strip()}" for n, line in enumerate(failures, start=1))
+        parts.append(f"{dataset}\n{text}")
     return "\n\n".join(parts)

@@ -27,7 +27,7 @@ from .datasets import dataset_loader, load_dataset
 from .embedding_diagnostics import diagnostics
 from .errors import MissingSplitError, RagevalError, SpecError
 from .evaluation import DEFAULT_METRICS, canonical, evaluate, max_cutoff
-from .files import atomic_folder, write_json, write_jsonl
+from .files import atomic_folder, remove_stale, write_json, write_jsonl
 from .plugins import Retriever
 from .runs import Run
 from .tokens import Unit
@@ -186,7 +186,7 @@ def _index(retriever: Retriever, corpus: Corpus) -> bool:
         retriever.load(folder)
         return True
     retriever.index(corpus)
-    with atomic_folder(folder) as partial:
+    with atomic_folder(folder, keep_existing=True) as partial:  # a concurrent run may finish it first
         retriever.save(partial)
         (partial / "complete").touch()
     return False
@@ -248,9 +248,12 @@ def gather_results(out: Path) -> dict[str, dict[str, dict]]:
     found: dict[str, dict[str, dict]] = {}
     for path in sorted(out.glob("*/*/metrics.json")):
         data = _read_json(path)
-        if data:
-            found.setdefault(data["dataset"], {})[data["retriever"]] = {
-                "metrics": data["metrics"], "n_queries": data["n_queries"], "timings": data["timings"]}
+        fields = ("dataset", "retriever", "metrics", "n_queries", "timings")
+        if not isinstance(data, dict) or not all(f in data for f in fields):
+            log.warning("%s is not a rageval metrics file: left out of results.json", path)
+            continue
+        found.setdefault(str(data["dataset"]), {})[str(data["retriever"])] = {
+            "metrics": data["metrics"], "n_queries": data["n_queries"], "timings": data["timings"]}
     return found
 
 
@@ -283,12 +286,17 @@ def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
             raise
         except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
             raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RagevalError(f"--out {out} is a file, not a folder")
+    for folder in (out, cache_dir()):
+        if folder.is_dir() and (removed := remove_stale(folder)):
+            log.info("removed %d temporary files left by interrupted runs under %s", removed, folder)
     loaded = [loader.load(split) for loader in loaders]
     for dataset, spec in zip(loaded, datasets):
         dataset.meta.setdefault("spec", spec)
     if sample is not None:
         loaded = [dataset.sample(sample, seed) for dataset in loaded]
-    out = Path(out)
     outcomes = []
     for dataset in loaded:
         for chunker_spec, chunker in made:

@@ -6,7 +6,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, RagevalError
 from .files import atomic_open
 
 
@@ -68,8 +68,14 @@ class Run:
         """Write the TREC run format (``qid Q0 docid rank score tag``), atomically.
 
         Scores are written with full precision so the file evaluates exactly like the run in memory.
+        An id that is empty or holds whitespace cannot be written (the columns would shift): an error,
+        and no file is left.
         """
-        tag = tag.replace(" ", "_") or "rageval"
+        tag = "_".join(tag.split()) or "rageval"
+        for kind, ids in (("query", self.query_ids), ("document", self.doc_ids)):
+            bad = next((i for i in ids if not i or any(ch.isspace() for ch in i)), None)
+            if bad is not None:
+                raise RagevalError(f"{path}: {kind} id {bad!r} is empty or holds whitespace: not writable as a TREC run")
         with atomic_open(path) as f:
             for qid, docs, scores in self.results():
                 f.writelines(f"{qid} Q0 {doc} {rank} {score!r} {tag}\n"

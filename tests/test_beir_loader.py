@@ -36,6 +36,12 @@ def test_extra_field_as_text(tmp_path):
     (['{"_id": "d1", "text": ["a"]}'], r'corpus.jsonl:1: "text" must be a string, got \["a"\]'),
     (['[1, 2]'], r"corpus.jsonl:1: expected a JSON object, got list"),
     ([], r"corpus.jsonl: the corpus is empty"),
+    (['{"_id": "d1", "text": "a"}', '{"_id": "d 2", "text": "b"}'],
+     r"corpus.jsonl:2: \"_id\" must be a non-empty id without whitespace, got 'd 2'"),
+    (['{"_id": "", "text": "a"}'], r"corpus.jsonl:1: \"_id\" must be a non-empty id without whitespace, got ''"),
+    (['{"_id": "d\\ud800", "text": "a"}'], r"corpus.jsonl:1: \"_id\" is not valid Unicode \(a lone surrogate\)"),
+    (['{"_id": "d1", "text": ' + "[" * 100_000 + "}"], r"corpus.jsonl:1: invalid JSON \(nested too deeply\)"),
+    (['{"_id": "d1", "text": "a", "n": ' + "9" * 5000 + "}"], r"corpus.jsonl:1: invalid JSON \(Exceeds the limit"),
 ])
 def test_bad_corpus_lines(tmp_path, lines, message):
     root = write_beir(tmp_path / "bad", corpus=lines, qrels="q1\td1\t1\n")
@@ -105,3 +111,31 @@ def test_missing_paths(tmp_path):
         load_dataset(str(tmp_path / "nowhere"))
     with pytest.raises(DataError, match="no such folder"):
         load_dataset(f"beir:{tmp_path / 'nowhere'}")
+
+
+@pytest.mark.parametrize("qrels, message", [
+    ("q1\td1\tx\nq2\td3\t1\n", r"test.tsv:1: score 'x' is not an integer"),  # no header: line 1 is data
+    ("query-id\tcorpus-id\tscore\nq1\td1\tx\n", r"test.tsv:2: score 'x' is not an integer"),
+    ("q1\td 1\t1\n", r"test.tsv:1: \"corpus-id\" must be a non-empty id without whitespace, got 'd 1'"),
+    ("q1\td1\t0\nq2\td3\t0\n", r"test.tsv: no relevant judgment: all 2 grades are 0 or less"),
+])
+def test_bad_qrels(tmp_path, qrels, message):
+    with pytest.raises(DataError, match=message):
+        load_dataset(str(write_beir(tmp_path / "b", qrels=qrels)))
+
+
+def test_negative_grades_warn_and_count_as_not_relevant(tmp_path, caplog):
+    ds = load_dataset(str(write_beir(tmp_path / "b", qrels="q1\td1\t1\nq1\td2\t-1\nq2\td3\t1\n")))
+    assert ds.qrels["q1"] == {"d1": 1, "d2": -1}
+    assert "test.tsv: 1 negative grades (lines 2), counted as not relevant" in caplog.text
+
+
+def test_the_trec_writer_refuses_ids_it_cannot_write(tmp_path):
+    from rageval import RagevalError, Run
+
+    run = Run.from_dict({"q 1": {"d1": 1.0}})
+    with pytest.raises(RagevalError, match=r"query id 'q 1' is empty or holds whitespace"):
+        run.write_trec(tmp_path / "run.trec")
+    assert not list(tmp_path.iterdir())  # no partial file
+    with pytest.raises(RagevalError, match=r"document id '' is empty"):
+        Run.from_dict({"q1": {"": 1.0}}).write_trec(tmp_path / "run.trec")

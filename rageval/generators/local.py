@@ -96,7 +96,7 @@ class Local(Generator):
         model.hf_quantizer = None  # the GGUF weights were de-quantised to plain tensors on load
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        with atomic_folder(target) as partial:
+        with atomic_folder(target, keep_existing=True) as partial:
             model.save_pretrained(partial)
             tokenizer.save_pretrained(partial)
 

@@ -9,8 +9,10 @@ finished in the cache. Other HTTP errors and malformed answers are not retried.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -20,11 +22,19 @@ from typing import Any, Iterator, Sequence
 from rageval.errors import RagevalError, SpecError
 from rageval.plugins import Generator
 
+log = logging.getLogger("rageval")
 RETRY_STATUS = {408, 409, 425, 429}
 
 
 class EndpointError(RagevalError):
     """The endpoint could not give a generation (after the retries that apply)."""
+
+
+def redact(text: str, api_key: str) -> str:
+    """``text`` without the API key or any bearer token an endpoint echoed back."""
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return re.sub(r"(?i)(authorization|bearer)([\s:=\"']+)[^\s\"',]+", r"\1\2[redacted]", text)
 
 
 class OpenAI(Generator):
@@ -69,28 +79,35 @@ class OpenAI(Generator):
                 with urllib.request.urlopen(urllib.request.Request(self.url, body, headers), timeout=self.timeout) as r:
                     raw = r.read()
             except urllib.error.HTTPError as e:
-                detail = e.read()[:200].decode("utf-8", "replace")
+                detail = redact(e.read()[:200].decode("utf-8", "replace"), api_key)
                 if e.code in RETRY_STATUS or e.code >= 500:
                     problem = f"HTTP {e.code} {detail}".strip()
                     retry_after = e.headers.get("Retry-After", "")
                     if retry_after.replace(".", "", 1).isdigit():
                         wait_s = min(float(retry_after), 60.0)
+                    if attempt < self.retries:
+                        log.warning("%s: %s; retry %d of %d in %.1f s", self.url, problem[:80], attempt + 1,
+                                    self.retries, wait_s)
                     continue
                 hint = f" (is ${self.api_key_env} set?)" if e.code in (401, 403) else ""
                 raise EndpointError(f"{self.url}: HTTP {e.code}{hint}: {detail}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
                 reason = getattr(e, "reason", e)
                 problem = "timed out" if isinstance(reason, TimeoutError) else f"unreachable ({reason})"
+                if attempt < self.retries:
+                    log.warning("%s: %s; retry %d of %d in %.1f s", self.url, problem, attempt + 1, self.retries,
+                                wait_s)
                 continue
-            return self._content(raw)
+            return self._content(raw, api_key)
         raise EndpointError(f"{self.url}: {problem} after {self.retries + 1} attempts")
 
-    def _content(self, raw: bytes) -> str:
+    def _content(self, raw: bytes, api_key: str = "") -> str:
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+            shown = redact(raw[:200].decode("utf-8", "replace"), api_key)
             raise EndpointError(f"{self.url}: malformed answer (expected JSON with choices[0].message.content): "
-                                f"{raw[:200].decode('utf-8', 'replace')!r}") from None
+                                f"{shown!r}") from None
         return (content or "").strip()
 
     def complete(self, prompts: Sequence[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
