@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import textwrap
 from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
@@ -41,16 +42,29 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _list() -> int:
-    rows = []
+EXTRAS = {("retrievers", "dense"): "dense", ("retrievers", "astgnn"): "gnn", ("generators", "local"): "generate",
+          ("corpora", "irds"): "irds"}
+
+
+def _list(verbose: bool) -> int:
+    """Every installed plugin: a table, or with ``-v`` each plugin's full description and options."""
+    rows, details = [], []
     for kind in registry.GROUPS:
         for name in registry.available(kind):
+            extra = EXTRAS.get((kind, name))
+            missing = f"not installed: pip install 'rageval[{extra}]'" if extra else "unavailable"
             try:
-                desc = registry.describe(registry.plugin(kind, name))
+                cls = registry.plugin(kind, name)
+                usable = getattr(cls, "usable", lambda: True)()
             except ImportError as e:
-                desc = f"(unavailable: {e})"
-            rows.append([kind, name, desc])
-    print(table(["kind", "name", "description"], rows))
+                cls, usable, missing = None, False, f"{missing} ({e})"
+            desc = registry.describe(cls) if cls is not None else ""
+            rows.append([kind, name, desc if usable else f"{desc} [{missing}]".strip()])
+            if cls is not None:
+                options = "\n".join(f"    {o}" for o in registry.option_help(cls)) or "    (no options)"
+                details.append(f"{kind} {name}{'' if usable else f'  [{missing}]'}\n"
+                               f"{textwrap.indent(registry.describe(cls, full=True), '  ')}\n  options:\n{options}")
+    print("\n\n".join(details) if verbose else table(["kind", "name", "description"], rows))
     return 0
 
 
@@ -96,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="drop results whose doc id equals the query id before scoring")
     p.add_argument("--no-resume", action="store_true", help="redo every pair even if it finished before")
     p.add_argument("-v", "--verbose", action="store_true", help="show debugging detail, tracebacks included")
-    sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
+    listing = sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
+    listing.add_argument("-v", "--verbose", action="store_true", help="each plugin's full description and options")
     ifrag_cli.add_commands(sub)
     args = parser.parse_args(argv)
     log = logging.getLogger("rageval")
@@ -108,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "list":
-            return _list()
+            return _list(args.verbose)
         if args.command == "ifrag":
             return ifrag_cli.run_build(args) if args.ifrag_command == "build" else ifrag_cli.run_score(args)
         if args.command is None:

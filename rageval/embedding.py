@@ -132,15 +132,22 @@ class Encoder:
         return {"model": str(self.path), "model_identity": self.identity, "max_seq_length": self._max_seq_length,
                 "normalize": self.normalize}
 
-    def encode(self, texts: Sequence[str], prefix: str = "") -> np.ndarray:
-        """float32 ``[len(texts), dim]`` embeddings (L2-normalised unless ``normalize=False``)."""
+    def encode(self, texts: Sequence[str], prefix: str = "",
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """float32 ``[len(texts), dim]`` embeddings (L2-normalised unless ``normalize=False``);
+        ``progress(n)`` is called as every few batches finish."""
         self.calls += len(texts)
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                    normalize_embeddings=self.normalize, convert_to_numpy=True,
-                                    show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        step = self.batch_size * 4
+        parts = []
+        for start in range(0, len(texts), step):
+            chunk = [prefix + t for t in texts[start:start + step]]
+            parts.append(self.model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=self.normalize,
+                                           convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                progress(len(chunk))
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def corpus_embeddings(self, corpus: Corpus, prefix: str = "", block_size: int = 8192,
                           progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -163,9 +170,7 @@ class Encoder:
             out = np.memmap(f, dtype=np.float32, mode="r+", shape=(len(contents), dim)) if len(contents) else None
             for start in range(0, len(contents), block_size):
                 rows = order[start:start + block_size]
-                out[rows] = self.encode([contents[i] for i in rows], prefix)
-                if progress:
-                    progress(len(rows))
+                out[rows] = self.encode([contents[i] for i in rows], prefix, progress)
             if out is not None:
                 out.flush()
                 del out

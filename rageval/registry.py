@@ -9,6 +9,7 @@ Option types come from the plugin's ``__init__`` annotations.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import math
@@ -46,14 +47,27 @@ def plugin(kind: str, name: str) -> Any:
     """The class (or function) registered as ``name``; an unknown name lists the valid ones."""
     plugins = available(kind)
     if name not in plugins:
-        raise SpecError(f"unknown {_KIND[kind]} {name!r}; available: {', '.join(plugins) or '(none installed)'}")
+        close = difflib.get_close_matches(name.lower(), list(plugins), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(f"unknown {_KIND[kind]} {name!r}{hint}; available: {', '.join(plugins) or '(none installed)'}")
     return plugins[name].load()
 
 
-def describe(obj: Any) -> str:
-    """First line of a plugin's docstring."""
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+def describe(obj: Any, full: bool = False) -> str:
+    """A plugin's docstring: its first line, or all of it with ``full``."""
+    doc = (inspect.getdoc(obj) or "").strip()
+    return doc if full else (doc.splitlines()[0] if doc else "")
+
+
+def option_help(cls: Any) -> list[str]:
+    """``name: type = default`` for every option of a plugin."""
+    target = cls.__init__ if inspect.isclass(cls) else cls
+    params = inspect.signature(target).parameters
+    out = []
+    for name, tp in options_of(cls).items():
+        default = params[name].default
+        out.append(f"{name}: {_type_name(tp)}" + ("" if default is inspect.Parameter.empty else f" = {default!r}"))
+    return out
 
 
 def _pieces(rest: str, spec: str) -> list[str]:

@@ -5,8 +5,9 @@ trained with InfoNCE on a train split (``astgnn_model``), searched with FAISS.
 Training (``fit``): one (query, relevant document) pair per relevant judgment of the train split;
 batches of ``batch_size`` pairs, every other document of the batch a negative (the same document
 twice in a batch is never its own negative); cross-entropy over cosine similarities divided by
-``temperature``; AdamW; ``epochs`` passes in an order drawn from ``seed``, stopping after the pass
-that crosses ``max_train_s``. With a dev split, the epoch with the best dev MRR@10 is kept (epoch 0,
+``temperature``; AdamW; ``epochs`` passes in an order drawn from ``seed`` (the budget is a number
+of epochs, so a busy machine trains the same model as an idle one; ``max_train_s`` is an opt-in
+wall-clock cap, recorded, that marks a model it cut short as not reproducible). With a dev split, the epoch with the best dev MRR@10 is kept (epoch 0,
 the untrained start that ranks as ``dense``, included). The trained model is cached under (configuration, training data)
 and reused; ``checkpoint=PATH`` loads a saved one (``torch.load(weights_only=True)``).
 """
@@ -55,7 +56,7 @@ class AstGnn(Retriever):
                  pool_ratio: float | None = None, max_nodes: int | None = None, type_buckets: int | None = None,
                  token_buckets: int | None = None, max_subtokens: int | None = None, dropout: float | None = None,
                  epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
-                 temperature: float | None = None, seed: int | None = None, max_train_s: float = 600.0,
+                 temperature: float | None = None, seed: int | None = None, max_train_s: float | None = None,
                  language: str = "python", index: Literal["flat", "hnsw", "ivf"] = "flat"):
         given = {k: v for k, v in locals().items() if k in DEFAULTS and v is not None}
         if not 0 < given.get("pool_ratio", 0.5) <= 1 or given.get("max_subtokens", 0) < 0 or any(
@@ -169,6 +170,13 @@ class AstGnn(Retriever):
                 reciprocal.append(1.0 / rank if rank <= 10 else 0.0)
         return float(np.mean(reciprocal)) if reciprocal else 0.0
 
+    def _cache_path(self, train: Dataset, dev: Dataset | None) -> Path:
+        """Where a model trained on ``train`` (selected on ``dev``) is cached: keyed by the model
+        configuration, the data, and the wall-clock cap when one is set (what it trains depends on it)."""
+        data_key = [train.corpus.fingerprint, train.qrels_fingerprint(), dev.qrels_fingerprint() if dev else None]
+        cap = [] if self.max_train_s is None else [{"max_train_s": self.max_train_s}]
+        return cache_dir("models", "astgnn") / f"{key(self._model_config(), *data_key, *cap)}.pt"
+
     def fit(self, train: Dataset, dev: Dataset | None = None) -> None:
         """Train on ``train`` (a train split), keeping the epoch (0 = the untrained start, which ranks as
         ``dense``) with the best MRR@10 on ``dev`` when given; or load the model a previous run trained
@@ -177,8 +185,7 @@ class AstGnn(Retriever):
 
         if train.split != "train":
             raise RagevalError(f"astgnn trains on a train split; {train.label} is the {train.split!r} split")
-        data_key = [train.corpus.fingerprint, train.qrels_fingerprint(), dev.qrels_fingerprint() if dev else None]
-        cached = cache_dir("models", "astgnn") / f"{key(self._model_config(), *data_key)}.pt"
+        cached = self._cache_path(train, dev)
         if cached.is_file():
             log.info("astgnn: trained model from the cache (%s)", cached.name)
             self._given = {}
@@ -236,12 +243,14 @@ class AstGnn(Retriever):
                     dev_mrr.append(self._dev_mrr(train.corpus, dev, dev_text))
                     if dev_mrr[-1] > best[0]:
                         best = (dev_mrr[-1], epochs_done, copy.deepcopy(model.state_dict()))
-                if time.perf_counter() - start > self.max_train_s:
-                    log.warning("astgnn: training stopped after %d epochs (max_train_s=%s)", epochs_done,
-                                self.max_train_s)
+                if self.max_train_s is not None and time.perf_counter() - start > self.max_train_s \
+                        and epochs_done < p["epochs"]:
+                    log.warning("astgnn: training stopped after %d of %d epochs by max_train_s=%s: this model is "
+                                "not reproducible", epochs_done, p["epochs"], self.max_train_s)
                     break
         model.eval()
-        self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": epochs_done, "loss": losses,
+        self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": epochs_done,
+                           "max_train_s": self.max_train_s, "reproducible": epochs_done == p["epochs"], "loss": losses,
                            "seconds": round(time.perf_counter() - start, 1), "graphs": stats,
                            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
         if dev is not None:

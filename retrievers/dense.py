@@ -88,7 +88,8 @@ class Dense(Retriever):
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Query vectors for texts."""
-        return self.encoder.encode(texts, self.query_prefix)
+        with bar(len(texts), "encode queries", unit="query") as progress:
+            return self.encoder.encode(texts, self.query_prefix, progress.update)
 
     def query_vectors(self, queries: Queries) -> np.ndarray:
         return self.encode_texts(queries.texts)

@@ -191,3 +191,15 @@ def test_diagnostics_by_hand():
     assert out["angular_margin"] == pytest.approx(45.0) and out["n_queries"] == 2
     sq = [2.0, 4.0, 2.0]  # |a-b|^2, |a-c|^2, |b-c|^2
     assert out["uniformity"] == pytest.approx(np.log(np.mean(np.exp(-2 * np.array(sq)))))
+
+
+def test_the_training_budget_is_epochs_and_a_time_cap_is_keyed(mini):
+    plain = registry.create("retrievers", "astgnn:epochs=3,batch_size=16,hidden=32")
+    capped = registry.create("retrievers", "astgnn:epochs=3,batch_size=16,hidden=32,max_train_s=1e-9")
+    assert plain.max_train_s is None
+    train = mini
+    assert plain._cache_path(train, None) != capped._cache_path(train, None)
+    capped.fit(mini)
+    assert capped.train_info["epochs"] == 1 and capped.train_info["reproducible"] is False
+    plain.fit(mini)
+    assert plain.train_info["epochs"] == 3 and plain.train_info["reproducible"] is True

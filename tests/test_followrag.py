@@ -183,3 +183,16 @@ def test_bad_published_file_shapes(tmp_path):
     path.write_text("[" * 100_000)
     with pytest.raises(DataError, match=r"bad.json"):
         read_testset(path)
+
+
+def test_cli_sample_scores_a_seeded_subset(published, tmp_path):
+    responses = tmp_path / "r.jsonl"
+    responses.write_text("".join(json.dumps({"key": int(k), "response": r}) + "\n" for k, r in RESPONSES.items()))
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        assert main(["ifrag", "score", "--testset", str(published), "--responses", str(responses),
+                     "--sample", "2", "--seed", "5", "--out", str(out)]) == 0
+        outs.append(json.loads(out.read_text()))
+    assert outs[0]["n_items"] == 2 and outs[0]["sample"] == {"n": 2, "seed": 5}
+    assert [r["key"] for r in outs[0]["per_item"]] == [r["key"] for r in outs[1]["per_item"]]

@@ -23,7 +23,7 @@ def test_typed_options_and_errors():
     r = get_retriever("bm25:k1=0.9,b=0.4,stopwords=none,lowercase=false")
     assert (r.k1, r.b, r.analyzer.stopwords, r.analyzer.lowercase) == (0.9, 0.4, frozenset(), False)
     assert r.spec == "bm25:k1=0.9,b=0.4,stopwords=none,lowercase=false"
-    with pytest.raises(SpecError, match=r"unknown retriever 'bm52'; available: .*bm25"):
+    with pytest.raises(SpecError, match=r"unknown retriever 'bm52' \(did you mean 'bm25'\?\); available: .*bm25"):
         get_retriever("bm52")
     with pytest.raises(SpecError, match=r"retriever 'bm25' has no option 'k2'; its options: k1 \(float\), b \(float\)"):
         get_retriever("bm25:k2=1")

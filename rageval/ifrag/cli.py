@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--judge-prompt", metavar="FILE", help="the followrag judge's prompt, with {question}, "
                                                           "{answer_gold} and {response}")
     s.add_argument("--partial", action="store_true", help="score the matched items when keys do not match")
+    s.add_argument("--sample", type=int, metavar="N", help="score a seeded random sample of N items (for slow generators)")
+    s.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     s.add_argument("--out", help="scores JSON (default: <testset>.scores.json)")
 
 
@@ -63,6 +66,11 @@ def run_score(args: argparse.Namespace) -> int:
         raise RagevalError(f"--out {out} is the test set itself: give another file")
     prompt = read_prompt(Path(args.judge_prompt)) if args.judge_prompt else RATING_PROMPT
     items = read_testset(testset)
+    if args.sample is not None:
+        if args.sample < 1:
+            raise RagevalError(f"--sample must be at least 1, got {args.sample}")
+        keep = set(random.Random(args.seed).sample(range(len(items)), min(args.sample, len(items))))
+        items = [item for i, item in enumerate(items) if i in keep]
     judge = registry.create("generators", args.judge) if args.judge else None
     if args.generator:
         generator = registry.create("generators", args.generator)
@@ -75,10 +83,14 @@ def run_score(args: argparse.Namespace) -> int:
     else:
         responses = read_responses(Path(args.responses), items)
         source = args.responses
+    if args.sample is not None:  # responses to items outside the sample are not "extra"
+        wanted = {str(item.key) for item in items}
+        responses = {k: v for k, v in responses.items() if k in wanted}
     matched = match(items, responses, args.partial, source)
     followrag = args.protocol == "followrag"
     results = score(matched, responses, None if followrag else judge, args.semantics)
     results = {"testset": str(testset), "responses": source, "judge": args.judge, "protocol": args.protocol,
+               "sample": {"n": args.sample, "seed": args.seed} if args.sample is not None else None,
                "n_items_in_testset": len(items), **results}
     if followrag:
         ratings = rate(judge, matched, responses, prompt) if judge else None
