@@ -236,3 +236,21 @@ def test_the_bm25_index_is_cached_by_configuration_and_corpus(shared, tmp_path, 
     a, b = (pair_folder(tmp_path / x, "cranfield.test", "bm25") / "run.trec" for x in "ab")
     assert a.read_text() == b.read_text()
     assert run(spec, ["bm25:backend=rank_bm25"], ["nDCG@10"], out=tmp_path / "c")[0].timings["index_from_cache"] is False
+
+
+@pytest.mark.slow
+def test_the_documented_install_works_beside_a_clone_named_rageval(shared, tmp_path):
+    """README: ``pip install .`` is not shadowed by a folder named like the package in the current folder."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(ROOT)], check=True)
+    parent = tmp_path / "work"
+    parent.mkdir()
+    (parent / "rageval").symlink_to(ROOT)  # the clone, named as the package
+    snippet = ("import rageval; ds = rageval.load_dataset(%r); r = rageval.get_retriever('bm25'); "
+               "r.index(ds.corpus); print(rageval.evaluate(r.search(ds.queries, 10), ds, ['nDCG@10']).means)"
+               % f"beir:{shared / 'adi'}")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    proc = subprocess.run([sys.executable, "-c", snippet], cwd=parent, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "nDCG@10" in proc.stdout
