@@ -128,6 +128,8 @@ class BeirLoader(DatasetLoader):
 
     def _corpus(self, path: Path) -> Corpus:
         ids, texts, titles, metas = read_records(path, "title", "the corpus is empty")
+        if not any(t.strip() for t in (*texts, *titles)):
+            raise DataError(path, f"every one of the {len(ids)} documents is empty: nothing to search")
         extra_seen = {k for meta in metas for k in meta}
         for f in self.fields:
             if f not in ("title", "text") and f not in extra_seen:

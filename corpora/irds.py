@@ -46,9 +46,10 @@ class IrdsLoader(DatasetLoader):
             qrels: Qrels = {}
             for qrel in ds.qrels_iter():
                 qrels.setdefault(qrel.query_id, {})[qrel.doc_id] = int(qrel.relevance)
-        except (OSError, ConnectionError) as e:
-            raise RagevalError(f"irds:{did}: could not read the collection ({e}); "
-                               "offline, put its source files under $IR_DATASETS_HOME") from None
+        except (OSError, ConnectionError, RuntimeError) as e:  # ir_datasets: 'All download sources failed'
+            reason = e.args[0] if isinstance(e, RuntimeError) and e.args else e
+            raise RagevalError(f"irds:{did}: could not read the collection ({reason}); offline, put its source "
+                               "files under $IR_DATASETS_HOME (see ir_datasets' documentation)") from None
         reverse = self.grades == "reverse" or (self.grades == "auto" and
                                                 self.dataset_id.split("/")[0] in LOWER_IS_MORE_RELEVANT)
         if reverse:

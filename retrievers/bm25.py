@@ -9,16 +9,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from rageval.data import Corpus, Queries
-from rageval.errors import SpecError
+from rageval.errors import RagevalError, SpecError
 from rageval.lexical import Analyzer, Vocabulary
 from rageval.plugins import Retriever
 from rageval.progress import bar
 from rageval.runs import Run
 from rageval.topk import top_k
 
-from .bm25_index import SparseBM25
+from .bm25_index import EmptyVocabulary, SparseBM25
 
 INDEX_BATCH = 4_096
+
+
+NO_TERMS = "bm25: no document has a term once analysed (every text empty, or stop words only): nothing to index"
 
 
 class BM25(Retriever):
@@ -59,6 +62,8 @@ class BM25(Retriever):
                 for batch in corpus.batches(INDEX_BATCH):
                     tokenized += [self.analyzer.tokenize(t) for t in batch]
                     progress.update(len(batch))
+                if not any(tokenized):
+                    raise RagevalError(NO_TERMS)
                 self._reference = BM25Okapi(tokenized, k1=self.k1, b=self.b, epsilon=self.epsilon)
                 return
             self.vocab = Vocabulary(self.analyzer)
@@ -69,7 +74,10 @@ class BM25(Retriever):
                     progress.update(len(batch))
 
             self._index = SparseBM25(self.k1, self.b, self.epsilon, self.idf, self.dtype)
-            self._index.build(batches(), self.vocab.__len__)
+            try:
+                self._index.build(batches(), self.vocab.__len__)
+            except EmptyVocabulary:
+                raise RagevalError(NO_TERMS) from None
 
     def save(self, folder: Path) -> None:
         """The sparse index: term weights, terms in id order, document ids."""

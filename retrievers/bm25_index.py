@@ -31,6 +31,10 @@ def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], e
     return idf
 
 
+class EmptyVocabulary(ValueError):
+    """No document has a term: there is nothing to index."""
+
+
 class SparseBM25:
     """Term-major CSR index of BM25 weights (rows: terms, columns: documents)."""
 
@@ -53,6 +57,8 @@ class SparseBM25:
             parts.append(counts)
             lengths.append(lens)
         n_vocab = n_terms()
+        if n_vocab == 0:
+            raise EmptyVocabulary("no term in any document")
         doc_len = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
         n_docs = len(doc_len)
         df = np.zeros(n_vocab, dtype=np.int64)

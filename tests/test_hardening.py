@@ -184,3 +184,23 @@ def test_sigterm_ends_a_run_like_ctrl_c(shared, tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted; finished results are kept" in err
     assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("metrics.json"))
+
+
+def test_a_corpus_of_empty_texts_is_an_error_before_work(tmp_path):
+    from conftest import write_beir
+
+    root = write_beir(tmp_path / "b", corpus=['{"_id": "d1", "text": ""}', '{"_id": "d2", "text": "  "}'],
+                      qrels="q1\td1\t1\n")
+    with pytest.raises(DataError, match=r"corpus.jsonl: every one of the 2 documents is empty"):
+        load_dataset(str(root))
+
+
+@pytest.mark.parametrize("spec", ["bm25", "bm25:backend=rank_bm25"])
+def test_bm25_on_stop_words_only_fails_cleanly(tmp_path, spec):
+    from conftest import write_beir
+
+    root = write_beir(tmp_path / "b", corpus=['{"_id": "d1", "text": "the a"}', '{"_id": "d2", "text": "of"}'],
+                      qrels="q1\td1\t1\n")
+    [outcome] = run(str(root), [spec], ["nDCG@10"], out=tmp_path / "out")
+    assert outcome.error == ("bm25: no document has a term once analysed (every text empty, or stop words only): "
+                             "nothing to index")
