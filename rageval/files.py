@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
+from .errors import RagevalError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -31,6 +33,12 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a read-only folder: name the file that could not be written
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if e.filename is None:
+            raise RagevalError(f"cannot write {path}: {e.strerror or e}") from e
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -204,3 +204,22 @@ def test_bm25_on_stop_words_only_fails_cleanly(tmp_path, spec):
     [outcome] = run(str(root), [spec], ["nDCG@10"], out=tmp_path / "out")
     assert outcome.error == ("bm25: no document has a term once analysed (every text empty, or stop words only): "
                              "nothing to index")
+
+
+def test_a_full_disk_names_the_file_and_the_other_pairs_go_on(shared, tmp_path, monkeypatch):
+    import rageval.files
+
+    real = rageval.files.os.fsync
+    calls = {"n": 0}
+
+    def full(fd):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first file written: bm25's run.trec
+            raise OSError(28, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(rageval.files.os, "fsync", full)
+    first, second = run(str(shared / "adi"), ["bm25", "bm25:k1=0.9"], ["nDCG@10"], out=tmp_path)
+    assert first.error.startswith("cannot write ") and "run.trec: No space left on device" in first.error
+    assert second.error is None
+    assert not list(tmp_path.rglob("*.part"))
