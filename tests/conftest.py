@@ -14,7 +14,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-test-cache-")  # never the user's cache
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = Path(os.environ.get("RAGEVAL_SHARED_DATASETS") or ROOT.parent / "shared" / "datasets")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,121 @@
+"""Invariants checked on many generated inputs (hypothesis): span measures, the top-k cut, chunkers
+and the TREC round trip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rageval import Corpus, Dataset, Queries, Run, evaluate, registry
+from rageval.spans import SpanScorer
+from rageval.topk import top_k, top_k_dense
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]),
+                 min_size=20, max_size=80)
+
+
+@st.composite
+def retrieval(draw):
+    """A document, a tiling of it into non-overlapping chunks, some retrieved, and reference spans."""
+    words = draw(WORDS)
+    text = " ".join(f"{w}{i}" for i, w in enumerate(words))  # unique words: placement by search is exact
+    cuts = sorted(set(draw(st.lists(st.integers(1, len(text) - 1), min_size=1, max_size=8))))
+    bounds = [0, *cuts, len(text)]
+    chunks = [(a, b) for a, b in zip(bounds, bounds[1:]) if text[a:b].strip() == text[a:b]]
+    retrieved = draw(st.lists(st.sampled_from(chunks), min_size=1, max_size=len(chunks), unique=True)) if chunks else []
+    refs = []
+    for _ in range(draw(st.integers(1, 3))):
+        s = draw(st.integers(0, len(text) - 1))
+        refs.append((s, draw(st.integers(s + 1, min(len(text), s + 40)))))
+    return text, chunks, retrieved, refs
+
+
+@SETTINGS
+@given(retrieval(), st.randoms())
+def test_span_measures_are_bounded_and_order_free(case, rng):
+    text, _, retrieved, refs = case
+    scorer = SpanScorer({"d": text}.__getitem__)
+    chunks = [("d", a, b) for a, b in retrieved]
+    references = [("d", a, b) for a, b in refs]
+    got = scorer.score([chunks], [references])
+    assert got["iou"][0] <= got["precision"][0] + 1e-12 and got["iou"][0] <= got["recall"][0] + 1e-12
+    shuffled = chunks[:]
+    rng.shuffle(shuffled)
+    again = scorer.score([shuffled], [references])
+    assert {k: v[0] for k, v in again.items()} == pytest.approx({k: v[0] for k, v in got.items()})
+    # a reference cut in two adjacent spans covers the same tokens
+    s, e = refs[0]
+    if e - s > 1:
+        m = (s + e) // 2
+        split = [("d", s, m), ("d", m, e), *references[1:]]
+        cut = scorer.score([chunks], [split])
+        assert {k: v[0] for k, v in cut.items()} == pytest.approx({k: v[0] for k, v in got.items()})
+
+
+@SETTINGS
+@given(retrieval())
+def test_chroma_and_default_agree_on_characters_without_touching_chunks(case):
+    text, chunks, retrieved, refs = case
+    ref = refs[0]
+    if any(a == ref[1] or b == ref[0] for a, b in chunks):  # a chunk that only touches: the rules differ
+        return
+    parents = Corpus(ids=["d"], texts=[text])
+    corpus = Corpus(ids=[f"d#{i}" for i in range(len(chunks))], texts=[text[a:b] for a, b in chunks],
+                    metas=[{"parent": "d", "start": a, "end": b} for a, b in chunks])
+    if any(t.endswith(".") for t in corpus.texts):
+        return
+    ds = Dataset("p", parents, Queries(["q"], ["x"]), {"q": {"d": 1}}, {"q": [("d", *ref)]})
+    run = Run.from_dict({"q": {f"d#{chunks.index(c)}": float(len(retrieved) - i) for i, c in enumerate(retrieved)}},
+                        corpus.ids)
+    metrics = ["span_recall@10", "span_precision@10", "IoU@10"]
+    default = evaluate(run, ds, metrics, corpus=corpus, span_unit="chars").means
+    chroma = evaluate(run, ds, metrics, corpus=corpus, chroma=True).means
+    assert chroma == pytest.approx(default)
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=40), st.integers(1, 12), st.randoms())
+def test_the_cut_keeps_what_trec_eval_keeps(scores, k, rng):
+    """Scores with many ties; trec_eval orders by score descending, then doc id descending."""
+    ids = [f"d{i:03d}" for i in range(len(scores))]
+    rng.shuffle(ids)
+    tie_rank = Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
+    values = np.array(scores, dtype=float)
+    expected = sorted(range(len(ids)), key=lambda i: (-values[i], tuple(-ord(c) for c in ids[i])))[:k]
+    pos, _ = top_k(np.arange(len(ids)), values, k, tie_rank)
+    assert pos.tolist() == expected
+    dense, _ = top_k_dense(values[None, :], k, tie_rank)
+    assert [p for p in dense[0].tolist() if p >= 0] == expected
+
+
+@SETTINGS
+@given(st.text(alphabet=st.sampled_from("ab .\n!?"), min_size=1, max_size=300), st.integers(1, 30),
+       st.sampled_from(["recursive:unit=chars", "fixed:unit=chars", "fixed:unit=regex", "sentence"]))
+def test_chunks_keep_order_and_lose_only_whitespace(text, size, family):
+    name = family.split(":")[0]
+    options = f"n={max(1, size // 5)}" if name == "sentence" else f"size={size},{family.split(':')[1]}"
+    chunker = registry.create("chunkers", f"{name}:{options}")
+    if not text.strip():
+        return
+    chunks = chunker.chunk(Corpus(ids=["d"], texts=[text]))
+    starts = [m["start"] for m in chunks.metas]
+    assert starts == sorted(starts)
+    covered = np.zeros(len(text), dtype=bool)
+    for m in chunks.metas:
+        covered[m["start"]:m["end"]] = True
+    assert all(text[i].isspace() for i in np.flatnonzero(~covered))
+
+
+@SETTINGS
+@given(st.dictionaries(st.from_regex(r"[A-Za-z0-9_#:.-]{1,12}", fullmatch=True),
+                       st.dictionaries(st.from_regex(r"[A-Za-z0-9_#:./-]{1,12}", fullmatch=True),
+                                       st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=5),
+                       min_size=1, max_size=5))
+def test_trec_round_trip(tmp_path_factory, run_dict):
+    path = tmp_path_factory.mktemp("trec") / "run.trec"
+    run = Run.from_dict(run_dict)
+    run.write_trec(path)
+    back = Run.read_trec(path)
+    assert back.to_dict() == run.to_dict()
