@@ -34,6 +34,9 @@ SPANS = {
     "outside": [("alpha", 24, 26), ("alpha", 30, 34)],  # yz, and 4 characters past the end (kept by lenient)
     "overlapping_refs": [("alpha", 0, 4), ("alpha", 2, 6)],
     "repeated": [("rep", 13, 24)],                    # the second "The cat sat"
+    "two_docs": [("alpha", 5, 8), ("over", 5, 9)],    # references in two documents
+    "equal": [("alpha", 10, 14), ("alpha", 20, 25)],  # retrieved 5 characters, 5 uncovered
+    "empty_ref": [("alpha", 2, 4), ("alpha", 7, 7)],  # an empty reference counts nothing
 }
 RUN = {
     "touching": {"alpha#0": 2.0, "alpha#1": 1.0},
@@ -41,6 +44,9 @@ RUN = {
     "outside": {"alpha#4": 1.0},
     "overlapping_refs": {"alpha#1": 1.0},
     "repeated": {"rep#1": 1.0},
+    "two_docs": {"alpha#1": 2.0, "over#1": 1.0},
+    "equal": {"alpha#2": 1.0},
+    "empty_ref": {"alpha#0": 1.0},
 }
 
 
@@ -150,3 +156,32 @@ def test_cli_chroma_with_an_out_of_range_reference(tmp_path, capsys, caplog):
     assert main(["run", "--dataset", f"docs:{tmp_path / 'p'}", "--chunker", "sentence:n=1", "--retriever", "bm25",
                  "--chroma", "--out", str(tmp_path / "e")]) == 2
     assert "reference 1 offsets 60..64 are not within 'corpora/essay'" in capsys.readouterr().err
+
+
+def test_references_in_two_documents_add_up():
+    chroma = scores(True)
+    # alpha#1 finds fgh (3), over#1 finds 5678 (4); retrieved 5 + 6 characters
+    assert chroma["span_recall@5"]["two_docs"] == 1.0
+    assert chroma["span_precision@5"]["two_docs"] == pytest.approx(7 / 11)
+    assert chroma["IoU@5"]["two_docs"] == pytest.approx(7 / 11)
+    # Precision-Ω: alpha [0,10) (alpha#0 touches), over [0,14): 7 / (10 + 14)
+    assert chroma["precision_omega"]["two_docs"] == pytest.approx(7 / 24)
+
+
+def test_iou_counts_uncovered_reference_even_when_it_equals_the_retrieved_length():
+    # alpha#2 [10,15) finds 4 of [10,14); [20,25) is uncovered (5): IoU 4 / (5 + 5)
+    assert scores(True)["IoU@5"]["equal"] == pytest.approx(4 / 10)
+    assert scores(True)["span_recall@5"]["equal"] == pytest.approx(4 / 9)
+
+
+def test_an_empty_reference_adds_nothing():
+    chroma = scores(True)
+    assert chroma["span_recall@5"]["empty_ref"] == 1.0
+    assert chroma["IoU@5"]["empty_ref"] == pytest.approx(2 / 5)
+
+
+def test_precision_omega_of_a_document_without_chunks():
+    from rageval.chroma import chroma_precision_omega
+
+    assert chroma_precision_omega({}, [[("missing", 0, 4)]]).tolist() == [0.0]
+    assert chroma_precision_omega({"d": [(0, 4)]}, [[("d", 6, 8)]]).tolist() == [0.0]  # no chunk meets it

@@ -18,12 +18,15 @@ WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zet
 
 @st.composite
 def retrieval(draw):
-    """A document, a tiling of it into non-overlapping chunks, some retrieved, and reference spans."""
+    """A document, non-overlapping chunks of whole words, some retrieved, and reference spans."""
     words = draw(WORDS)
-    text = " ".join(f"{w}{i}" for i, w in enumerate(words))  # unique words: placement by search is exact
-    cuts = sorted(set(draw(st.lists(st.integers(1, len(text) - 1), min_size=1, max_size=8))))
-    bounds = [0, *cuts, len(text)]
-    chunks = [(a, b) for a, b in zip(bounds, bounds[1:]) if text[a:b].strip() == text[a:b]]
+    text = " ".join(f"{w}{i}" for i, w in enumerate(words))  # numbered words: a chunk's first occurrence is itself
+    starts = [0]
+    for word in text.split(" ")[:-1]:
+        starts.append(starts[-1] + len(word) + 1)
+    cuts = sorted(set(draw(st.lists(st.integers(1, len(starts) - 1), min_size=1, max_size=8))))
+    bounds = [0, *cuts, len(starts)]
+    chunks = [(starts[a], starts[b] - 1 if b < len(starts) else len(text)) for a, b in zip(bounds, bounds[1:])]
     retrieved = draw(st.lists(st.sampled_from(chunks), min_size=1, max_size=len(chunks), unique=True)) if chunks else []
     refs = []
     for _ in range(draw(st.integers(1, 3))):
