@@ -48,7 +48,7 @@ def _configure(target: Path, modules: list[str]) -> None:
     config = (f"\n[tool.mutmut]\nsource_paths = [\"rageval/\", \"retrievers/\", \"corpora/\"]\n"
               f"only_mutate = {modules!r}\npytest_add_cli_args_test_selection = {tests!r}\n"
               "pytest_add_cli_args = [\"-m\", \"not slow\", \"-p\", \"no:cacheprovider\"]\n"
-              "mutate_only_covered_lines = true\n").replace("'", '"')
+              "also_copy = [\"examples/\"]\nmutate_only_covered_lines = true\n").replace("'", '"')
     with open(target / "pyproject.toml", "a", encoding="utf-8") as f:
         f.write(config)
 

@@ -65,7 +65,7 @@ def test_sufficiency_needs_every_relevant_item():
 def test_metric_names_are_checked():
     run = Run.from_dict({"q1": {"a": 1.0}})
     ds = dataset({"q1": {"a": 1}}, ("q1",))
-    with pytest.raises(SpecError, match="unknown metric 'ndgc'; available: .*ndcg"):
+    with pytest.raises(SpecError, match=r"unknown metric 'ndgc' \(did you mean 'ndcg'\?\); available: .*ndcg"):
         evaluate(run, ds, ["ndgc@10"])
     with pytest.raises(SpecError, match="needs a cutoff"):
         evaluate(run, ds, ["nDCG"])
