@@ -45,11 +45,11 @@ def _check(size: int, overlap: int, what: str = "size") -> None:
 
 def _stripped(text: str, start: int, end: int) -> Span:
     """The range of ``text[start:end].strip()``."""
-    if start < end and not text[start].isspace() and not text[end - 1].isspace():
-        return start, end
-    piece = text[start:end]
-    left = len(piece) - len(piece.lstrip())
-    return start + left, start + len(piece.rstrip()) if piece.strip() else start + left
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _windows(n: int, per_window: int, step: int) -> list[tuple[int, int]]:
@@ -191,10 +191,15 @@ class RecursiveChunker(Chunker):
                 start, end = _stripped(text, pieces[first][0], pieces[i - 1][1])
                 if start < end:
                     out.append((start, end))
-                while total > overlap or (total > 0 and total + n + (sep if i > first else 0) > size):
-                    total -= lengths[first] + (sep if i - first > 1 else 0)
-                    first += 1
-            total += n + (sep if i > first else 0)
+                if sep:
+                    while total > overlap or (total > 0 and total + n + (sep if i > first else 0) > size):
+                        total -= lengths[first] + (sep if i - first > 1 else 0)
+                        first += 1
+                else:  # the same loop without separator lengths (characters, tokens without specials)
+                    while total > overlap or (total > 0 and total + n > size):
+                        total -= lengths[first]
+                        first += 1
+            total += n + (sep if sep and i > first else 0)
         if pieces:
             start, end = _stripped(text, pieces[first][0], pieces[-1][1])
             if start < end:

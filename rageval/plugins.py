@@ -95,11 +95,11 @@ class Chunker:
         ids, texts, titles, metas = [], [], [], []
         for i in range(len(corpus)):
             doc = corpus[i]
-            for n, (start, end, text) in enumerate(self.pieces(doc)):
-                ids.append(f"{doc.id}#{n}")
-                texts.append(text)
-                titles.append(doc.title)
-                metas.append({"parent": doc.id, "start": start, "end": end})
+            pieces = self.pieces(doc)
+            ids += [f"{doc.id}#{n}" for n in range(len(pieces))]
+            texts += [text for _, _, text in pieces]
+            titles += [doc.title] * len(pieces)
+            metas += [{"parent": doc.id, "start": start, "end": end} for start, end, _ in pieces]
         if not ids:
             raise RagevalError(f"chunker {self.spec or type(self).__name__}: the corpus gave no chunk (all documents empty?)")
         fields = tuple(f for f in corpus.fields if f in ("title", "text")) or ("text",)
