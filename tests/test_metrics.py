@@ -70,3 +70,30 @@ def test_metric_names_are_checked():
     with pytest.raises(SpecError, match="needs a cutoff"):
         evaluate(run, ds, ["nDCG"])
     assert list(evaluate(run, ds, ["ndcg@10"]).means) == ["nDCG@10"]
+
+
+def test_several_cutoffs_of_one_measure_in_one_call():
+    run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q2": {"b": 1.0}})
+    together = evaluate(run, dataset(QRELS), ["nDCG@2", "nDCG@3", "P@1", "P@3"]).per_query
+    for metric in ("nDCG@2", "nDCG@3", "P@1", "P@3"):
+        assert together[metric] == evaluate(run, dataset(QRELS), [metric]).per_query[metric]
+    assert together["nDCG@2"]["q1"] == 0.0 and together["P@3"]["q1"] == pytest.approx(1 / 3)
+
+
+def test_sufficiency_when_the_top_k_is_exactly_the_relevant_set():
+    run = Run.from_dict({"q1": {"a": 1.0, "c": 0.9, "b": 0.1}, "q2": {"b": 1.0}})
+    res = evaluate(run, dataset(QRELS), ["Sufficiency@2", "Sufficiency@1"]).per_query
+    assert res["Sufficiency@2"] == {"q1": 1.0, "q2": 1.0}
+    assert res["Sufficiency@1"] == {"q1": 0.0, "q2": 1.0}
+
+
+def test_span_measures_on_whole_documents(caplog):
+    parents = Corpus(ids=["a", "b"], texts=["one two three four", "five six"])
+    ds = Dataset("w", parents, Queries(["q"], ["t"]), {"q": {"a": 1}}, {"q": [("a", 4, 7)]})
+    run = Run.from_dict({"q": {"a": 2.0, "b": 1.0}}, parents.ids)
+    default = evaluate(run, ds, ["span_recall@1", "span_precision@1", "precision_omega"]).per_query
+    # regex tokens: a = one two three four; the span is "two"
+    assert default == {"span_recall@1": {"q": 1.0}, "span_precision@1": {"q": 0.25}, "precision_omega": {"q": 0.25}}
+    chroma = evaluate(run, ds, ["span_precision@1", "precision_omega"], chroma=True).per_query
+    assert chroma == {"span_precision@1": {"q": 3 / 18}, "precision_omega": {"q": 3 / 18}}
+    assert "not found in their document" not in caplog.text
