@@ -155,11 +155,6 @@ class RecursiveChunker(Chunker):
     def spans(self, doc: Document) -> list[Span]:
         return self._split(doc.text, 0, len(doc.text), self.separators)
 
-    def _lengths(self, text: str, pieces: list[Span]) -> list[int]:
-        if self.unit.name == "chars":
-            return [end - start for start, end in pieces]
-        return self.unit.counts([text[start:end] for start, end in pieces])
-
     def _split(self, text: str, start: int, end: int, separators: list[str]) -> list[Span]:
         separator, rest = separators[-1], []
         for i, candidate in enumerate(separators):
@@ -169,26 +164,30 @@ class RecursiveChunker(Chunker):
             if text.find(candidate, start, end) != -1:
                 separator, rest = candidate, separators[i + 1:]
                 break
-        pieces = _split_keeping_separator(text, start, end, separator)
-        lengths = self._lengths(text, pieces)
+        bounds = _bounds_keeping_separator(text, start, end, separator)  # piece i is bounds[i]:bounds[i + 1]
+        if self.unit.name == "chars":
+            lengths = [b - a for a, b in zip(bounds, bounds[1:])]
+        else:
+            lengths = self.unit.counts([text[a:b] for a, b in zip(bounds, bounds[1:])])
         out: list[Span] = []
-        first = 0  # pieces shorter than the size are merged in runs; a longer one is split again
-        for i in [*(i for i, n in enumerate(lengths) if n >= self.size), len(pieces)]:
+        first, n = 0, len(lengths)  # pieces shorter than the size are merged in runs; a longer one is split again
+        for i in [*(i for i, length in enumerate(lengths) if length >= self.size), n]:
             if i > first:
-                out += self._merge(text, pieces[first:i], lengths[first:i])
-            if i < len(pieces):
-                out += self._split(text, *pieces[i], rest) if rest else [pieces[i]]
+                out += self._merge(text, bounds, lengths, first, i)
+            if i < n:
+                out += self._split(text, bounds[i], bounds[i + 1], rest) if rest else [(bounds[i], bounds[i + 1])]
             first = i + 1
         return out
 
-    def _merge(self, text: str, pieces: list[Span], lengths: list[int]) -> list[Span]:
-        """Consecutive pieces joined into chunks of at most ``size`` (LangChain's ``_merge_splits``)."""
+    def _merge(self, text: str, bounds: list[int], lengths: list[int], lo: int, hi: int) -> list[Span]:
+        """Pieces lo..hi-1 joined into chunks of at most ``size`` (LangChain's ``_merge_splits``)."""
         sep, size, overlap = self.separator_length, self.size, self.overlap
         out: list[Span] = []
-        first, total = 0, 0  # the current chunk is pieces[first:i]
-        for i, n in enumerate(lengths):
+        first, total = lo, 0  # the current chunk is pieces first..i-1
+        for i in range(lo, hi):
+            n = lengths[i]
             if i > first and total + n + sep > size:
-                start, end = _stripped(text, pieces[first][0], pieces[i - 1][1])
+                start, end = _stripped(text, bounds[first], bounds[i])
                 if start < end:
                     out.append((start, end))
                 if sep:
@@ -200,23 +199,22 @@ class RecursiveChunker(Chunker):
                         total -= lengths[first]
                         first += 1
             total += n + (sep if sep and i > first else 0)
-        if pieces:
-            start, end = _stripped(text, pieces[first][0], pieces[-1][1])
-            if start < end:
-                out.append((start, end))
+        start, end = _stripped(text, bounds[first], bounds[hi])
+        if start < end:
+            out.append((start, end))
         return out
 
 
-def _split_keeping_separator(text: str, start: int, end: int, separator: str) -> list[Span]:
-    """Ranges of text[start:end] cut before every occurrence of ``separator`` (non-overlapping,
-    left to right; the empty separator cuts between characters); empty ranges are dropped."""
+def _bounds_keeping_separator(text: str, start: int, end: int, separator: str) -> list[int]:
+    """Boundaries of the pieces of text[start:end] cut before every occurrence of ``separator``
+    (non-overlapping, left to right; the empty separator cuts between characters); an empty first
+    piece is dropped."""
     if not separator:
-        return [(i, i + 1) for i in range(start, end)]
+        return list(range(start, end + 1))
     parts = text[start:end].split(separator)
     width = len(separator)
     bounds = list(itertools.accumulate((len(part) + width for part in parts[1:]), initial=start + len(parts[0])))
-    pieces = list(zip(bounds, bounds[1:]))
-    return [(start, bounds[0]), *pieces] if parts[0] else pieces
+    return [start, *bounds] if parts[0] else bounds
 
 
 class _CoveringSplitter:
