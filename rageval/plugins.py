@@ -141,6 +141,9 @@ class Generator:
         """What determines the outputs besides prompt and parameters (model files, endpoint and model name)."""
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Load what ``complete`` needs (a model), before generation starts; nothing by default."""
+
     def complete(self, prompts: Sequence[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
         """Generate for ``prompts``, yielding (position in ``prompts``, text) as each one is ready."""
         raise NotImplementedError
@@ -158,6 +161,7 @@ class Generator:
             todo = list({k: i for i, k in enumerate(keys) if k not in found}.values())  # each prompt once
             if todo:
                 self.calls += len(todo)
+                self.prepare()  # a model load is not part of the generation rate the progress bar shows
                 with bar(len(todo), f"generate {self.name}", unit="text") as progress:
                     for j, text in self.complete([prompts[i] for i in todo], params):
                         cache.put(keys[todo[j]], text)

@@ -119,11 +119,14 @@ class Local(Generator):
                                                        add_generation_prompt=True)
         return prompt
 
+    def prepare(self) -> None:
+        if self._model is None:
+            self._load()
+
     def complete(self, prompts: Sequence[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
         import torch
 
-        if self._model is None:
-            self._load()
+        self.prepare()
         tok = self._tokenizer
         texts = [self._render(p) for p in prompts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
