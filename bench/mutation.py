@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = {
     "rageval/spans.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_properties.py"],
     "rageval/chroma.py": ["tests/test_chroma.py", "tests/test_properties.py"],
-    "rageval/metrics/span.py": ["tests/test_spans.py", "tests/test_chroma.py"],
+    "rageval/metrics/span.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_metrics.py"],
     "rageval/metrics/ranking.py": ["tests/test_metrics.py", "tests/test_trust.py"],
     "rageval/metrics/sufficiency.py": ["tests/test_metrics.py"],
     "rageval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],

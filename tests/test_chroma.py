@@ -37,6 +37,7 @@ SPANS = {
     "two_docs": [("alpha", 5, 8), ("over", 5, 9)],    # references in two documents
     "equal": [("alpha", 10, 14), ("alpha", 20, 25)],  # retrieved 5 characters, 5 uncovered
     "empty_ref": [("alpha", 2, 4), ("alpha", 7, 7)],  # an empty reference counts nothing
+    "two_docs_uncovered": [("alpha", 5, 8), ("alpha", 22, 24), ("over", 5, 9)],
 }
 RUN = {
     "touching": {"alpha#0": 2.0, "alpha#1": 1.0},
@@ -47,6 +48,7 @@ RUN = {
     "two_docs": {"alpha#1": 2.0, "over#1": 1.0},
     "equal": {"alpha#2": 1.0},
     "empty_ref": {"alpha#0": 1.0},
+    "two_docs_uncovered": {"alpha#1": 2.0, "over#1": 1.0},
 }
 
 
@@ -166,6 +168,9 @@ def test_references_in_two_documents_add_up():
     assert chroma["IoU@5"]["two_docs"] == pytest.approx(7 / 11)
     # Precision-Ω: alpha [0,10) (alpha#0 touches), over [0,14): 7 / (10 + 14)
     assert chroma["precision_omega"]["two_docs"] == pytest.approx(7 / 24)
+    # uncovered characters add up over documents: [22,24) of alpha (2) + none of over
+    assert chroma["IoU@5"]["two_docs_uncovered"] == pytest.approx(7 / (11 + 2))
+    assert chroma["span_recall@5"]["two_docs_uncovered"] == pytest.approx(7 / 9)
 
 
 def test_iou_counts_uncovered_reference_even_when_it_equals_the_retrieved_length():
