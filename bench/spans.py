@@ -83,9 +83,12 @@ def scoring(n_queries: int) -> None:
           f"(x{sets_s / min(times):.1f}); identical numbers: {identical}")
 
 
+def _stdlib_files(n: int) -> list[Path]:
+    return sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:n]
+
+
 def chunking() -> None:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in root.glob("*.py"))[:150]
+    files = _stdlib_files(150)
     corpus = Corpus(ids=[p.name for p in files], texts=[p.read_text(encoding="utf-8") for p in files])
     megabytes = sum(len(t.encode()) for t in corpus.texts) / 1e6
     print(f"chunking {len(files)} standard-library modules ({megabytes:.1f} MB):")
@@ -98,11 +101,6 @@ def chunking() -> None:
         print(f"  {spec:<34} {megabytes / seconds:7.2f} MB/s  ({len(chunks)} chunks)")
 
 
-def _stdlib_texts(n: int) -> list[str]:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    return [p.read_text(encoding="utf-8") for p in sorted(root.glob("*.py"))[:n]]
-
-
 def versus_langchain() -> None:
     """Throughput of ``recursive`` and ``fixed`` against LangChain's splitters, best of 5 each."""
     import bpe_openai
@@ -111,7 +109,7 @@ def versus_langchain() -> None:
 
     from rageval.embedding import default_model_path
 
-    texts = _stdlib_texts(60)
+    texts = [p.read_text(encoding="utf-8") for p in _stdlib_files(60)]
     megabytes = sum(len(t.encode()) for t in texts) / 1e6
     enc = bpe_openai.get_encoding("cl100k_base")
     hf = HfTokenizer.from_file(str(default_model_path() / "tokenizer.json"))

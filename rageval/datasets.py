@@ -33,8 +33,9 @@ def dataset_loader(spec: str) -> DatasetLoader:
     return loader
 
 
-def load_dataset(spec: str, split: str | None = None) -> Dataset:
-    """Load and validate a dataset (``dataset_loader`` says which loader reads a spec)."""
-    dataset = dataset_loader(spec).load(split)
+def load_dataset(spec: str, split: str | None = None, loader: DatasetLoader | None = None) -> Dataset:
+    """Load and validate a dataset (``dataset_loader`` says which loader reads a spec, unless the
+    caller made and checked it already)."""
+    dataset = (loader or dataset_loader(spec)).load(split)
     dataset.meta.setdefault("spec", spec)
     return dataset

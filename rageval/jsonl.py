@@ -24,6 +24,15 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield line_no, line.rstrip("\r\n")
 
 
+def is_json_array(path: Path) -> bool:
+    """Whether the file's first non-blank character is ``[`` (one JSON array rather than JSONL)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096).lstrip()[:1] == b"["
+    except OSError as e:
+        raise DataError(path, e.strerror or str(e)) from None
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of each line; a line that is not a JSON object is an error."""
     for line_no, line in read_lines(path):

@@ -292,9 +292,7 @@ def run(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
     for folder in (out, cache_dir()):
         if folder.is_dir() and (removed := remove_stale(folder)):
             log.info("removed %d temporary files left by interrupted runs under %s", removed, folder)
-    loaded = [loader.load(split) for loader in loaders]
-    for dataset, spec in zip(loaded, datasets):
-        dataset.meta.setdefault("spec", spec)
+    loaded = [load_dataset(spec, split, loader) for spec, loader in zip(datasets, loaders)]
     if sample is not None:
         loaded = [dataset.sample(sample, seed) for dataset in loaded]
     outcomes = []

@@ -16,7 +16,7 @@ from rageval import DataError, load_dataset, run
 from rageval.cli import main
 from rageval.files import atomic_folder, atomic_open, remove_stale
 from rageval.report import leaderboard
-from rageval.runner import Outcome, pair_folder
+from rageval.runner import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 

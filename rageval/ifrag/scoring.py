@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, RagevalError
-from ..jsonl import read_jsonl
+from ..jsonl import is_json_array, read_jsonl
 from ..plugins import Generator
 from . import text as tx
 from .instructions import SEMANTICS
@@ -36,9 +36,7 @@ JUDGE_PROMPT = ("You grade answers to questions.\n\nQuestion: {question}\nCorrec
 
 def _response_records(path: Path) -> list[tuple[int, dict]]:
     """(line or element number, object) of a JSONL file or of a JSON array."""
-    with open(path, "rb") as f:
-        first = f.read(4096).lstrip()[:1]
-    if first != b"[":
+    if not is_json_array(path):
         return list(read_jsonl(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..files import write_jsonl
-from ..jsonl import read_jsonl
+from ..jsonl import is_json_array, read_jsonl
 from .followrag import literal, read_followrag, write_followrag
 from .items import TestItem, make_instruction
 
@@ -39,12 +39,7 @@ def _passages(value: Any) -> list[dict[str, str]] | None:
 def read_testset(path: Path) -> list[TestItem]:
     """Every item of a test set (JSONL, or FollowRAG's JSON array), checked; problems name the
     file, the line or the item's key, and the field."""
-    try:
-        with open(path, "rb") as f:
-            first = f.read(4096).lstrip()[:1]
-    except OSError as e:
-        raise DataError(path, e.strerror or str(e)) from None
-    return read_followrag(path) if first == b"[" else _read_jsonl(path)
+    return read_followrag(path) if is_json_array(path) else _read_jsonl(path)
 
 
 def _read_jsonl(path: Path) -> list[TestItem]:
