@@ -4,84 +4,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rageval.data import Corpus, Dataset, Qrels, Queries, Span, Spans
-from rageval.errors import DataError, MissingSplitError
-from rageval.jsonl import read_jsonl, read_lines
+from rageval.data import Corpus, Dataset, Queries, Span, Spans
+from rageval.errors import DataError
+from rageval.jsonl import read_jsonl
 from rageval.plugins import DatasetLoader
+from rageval.trec import read_qrels
 
-from .jsonl import check_id, id_field, read_records
+from .records import id_field, matching_judgments, pick_split, read_records, reference_span
 
 log = logging.getLogger("rageval")
-
-
-def pick_split(available: list[str], split: str | None, where: Path) -> str:
-    """The requested split, else ``test`` when present, else the only one."""
-    if split is not None:
-        if split not in available:
-            raise MissingSplitError(where, f"no split {split!r}; available: {', '.join(available) or 'none'}")
-        return split
-    if "test" in available:
-        return "test"
-    if len(available) == 1:
-        return available[0]
-    raise DataError(where, f"several splits ({', '.join(available)}): choose one with --split")
-
-
-_HEADER_WORDS = {"query-id", "query_id", "qid", "query", "corpus-id", "corpus_id", "docid", "doc-id", "doc_id",
-                 "doc", "score", "relevance", "rel", "grade", "label", "iter", "q0"}
-
-
-def read_qrels(path: Path) -> Qrels:
-    """``query-id<TAB>corpus-id<TAB>score`` (a header line of column names is optional; a 4-column
-    TREC qrels line also works). A first line is taken as a header only when it names columns; a
-    bad score anywhere else is an error. Negative grades are kept (not relevant) with a warning."""
-    qrels: Qrels = {}
-    negative: list[int] = []
-    for n, (line_no, line) in enumerate(read_lines(path)):
-        cols = line.split("\t") if "\t" in line else line.split()
-        if len(cols) == 4:
-            cols = [cols[0], cols[2], cols[3]]
-        if len(cols) != 3:
-            raise DataError(path, f"expected 3 columns query-id, corpus-id, score; got {line!r}", line_no)
-        qid, did, grade = (c.strip() for c in cols)
-        if n == 0 and grade.lower() in _HEADER_WORDS:
-            continue  # the header line
-        try:
-            value = int(grade)
-        except ValueError:
-            raise DataError(path, f"score {grade!r} is not an integer", line_no) from None
-        check_id(path, line_no, "query-id", qid)
-        check_id(path, line_no, "corpus-id", did)
-        if value < 0:
-            negative.append(line_no)
-        judged = qrels.setdefault(qid, {})
-        if did in judged:
-            raise DataError(path, f"duplicate judgment for query {qid!r}, document {did!r}", line_no)
-        judged[did] = value
-    if negative:
-        log.warning("%s: %d negative grades (lines %s%s), counted as not relevant", path, len(negative),
-                    ", ".join(map(str, negative[:5])), ", ..." if len(negative) > 5 else "")
-    return qrels
-
-
-def matching_judgments(qrels: Qrels, where: Path | str, corpus: Corpus, query_ids: set[str],
-                       queries_name: str, corpus_name: str) -> Qrels:
-    """The judgments whose query and document exist; the others are counted in a warning, and an
-    error is raised when none is left."""
-    unknown_q = [q for q in qrels if q not in query_ids]
-    unknown_docs = sum(1 for q in qrels if q in query_ids for d in qrels[q] if d not in corpus)
-    kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in query_ids}
-    kept = {q: j for q, j in kept.items() if j}
-    if not kept:
-        raise DataError(where, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
-                               f"{unknown_docs} judgments of unknown documents)")
-    if not any(g > 0 for j in kept.values() for g in j.values()):
-        raise DataError(where, f"no relevant judgment: all {sum(map(len, kept.values()))} grades are 0 or less, "
-                               "so no query can be scored")
-    if unknown_q or unknown_docs:
-        log.warning("%s: skipped %d queries not in %s (e.g. %r) and %d judgments of documents not in %s", where,
-                    len(unknown_q), queries_name, unknown_q[0] if unknown_q else None, unknown_docs, corpus_name)
-    return kept
 
 
 class BeirLoader(DatasetLoader):
@@ -168,17 +99,8 @@ def _span(path: Path, line_no: int, obj: dict, corpus: Corpus, query_ids: set[st
     if qid not in query_ids:
         return None
     did = id_field(path, line_no, obj, "corpus-id")
-    if did not in corpus:
-        raise DataError(path, f"query {qid!r}: span names unknown document {did!r}", line_no)
-    start, end = obj.get("start"), obj.get("end")
-    text = corpus.texts[corpus.position(did)]
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)):
-        raise DataError(path, f"query {qid!r}: offsets start={start!r}, end={end!r} are not within "
-                              f"document {did!r} (length {len(text)})", line_no)
-    if "text" in obj and text[start:end] != obj["text"]:
-        raise DataError(path, f"query {qid!r}: span text {str(obj['text'])[:40]!r} does not match document "
-                              f"{did!r} at [{start}:{end}] ({text[start:end][:40]!r})", line_no)
-    return qid, (did, start, end)
+    return qid, reference_span(path, line_no, f"query {qid!r}", corpus, did, obj.get("start"), obj.get("end"),
+                               obj.get("text") if "text" in obj else None)
 
 
 def join_by_title(dataset: Dataset, separator: str = "\n\n") -> Dataset:

@@ -2,7 +2,7 @@
 ``RecursiveCharacterTextSplitter``, chunk for chunk), ``sentence`` and ``ast``. Each turns a
 document into character ranges in order, with ``parent_text[start:end] == chunk.text`` (but for
 ``sentence:split=punct``, whose chunks join their sentences with one space). Sizes are counted in
-a declared unit (``rageval.tokens``: regex, chars, cl100k_base or hf:/path[+special]).
+a declared unit (``rageval.units``: regex, chars, cl100k_base or hf:/path[+special]).
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import numpy as np
 from rageval.data import Document
 from rageval.errors import SpecError
 from rageval.plugins import Chunker
-from rageval.tokens import Unit, byte_to_char
+from rageval.units import Unit, byte_to_char
 from rageval.treesitter import BY_EXTENSION, LANGUAGES, parser
 
 log = logging.getLogger("rageval")
-Span = tuple[int, int]
+CharRange = tuple[int, int]
 
 
 class _Measure:
@@ -43,7 +43,7 @@ def _check(size: int, overlap: int, what: str = "size") -> None:
         raise SpecError(f"chunker: overlap must be at least 0 and smaller than {what} ({size}), got {overlap}")
 
 
-def _stripped(text: str, start: int, end: int) -> Span:
+def _stripped(text: str, start: int, end: int) -> CharRange:
     """The range of ``text[start:end].strip()``."""
     while start < end and text[start].isspace():
         start += 1
@@ -75,7 +75,7 @@ class FixedChunker(Chunker):
         self.size, self.overlap = size - self.unit.special, overlap
         _check(self.size, overlap, "size less the special tokens")
 
-    def spans(self, doc: Document) -> list[Span]:
+    def ranges(self, doc: Document) -> list[CharRange]:
         starts, ends = self.unit.offsets(doc.text)
         out = []
         for first, last in _windows(len(starts), self.size, self.size - self.overlap):
@@ -104,7 +104,7 @@ class SentenceChunker(Chunker):
             raise SpecError(f"chunker sentence: split must be punct or prose, got {split!r}")
         self.n, self.overlap, self.split = n, overlap, split
 
-    def _sentences(self, text: str) -> list[Span]:
+    def _sentences(self, text: str) -> list[CharRange]:
         if self.split == "punct":
             bounds = [0, *(x for m in _PUNCT_END.finditer(text) for x in m.span()), len(text)]
             return [(a, b) for a, b in zip(bounds[::2], bounds[1::2]) if a < b]
@@ -124,7 +124,7 @@ class SentenceChunker(Chunker):
             out.append((start, end, text))
         return out
 
-    def spans(self, doc: Document) -> list[Span]:
+    def ranges(self, doc: Document) -> list[CharRange]:
         return [(start, end) for start, end, _ in self.pieces(doc)]
 
 
@@ -152,10 +152,10 @@ class RecursiveChunker(Chunker):
         self.separators = _separators(separators)
         self.separator_length = self.unit.count("")
 
-    def spans(self, doc: Document) -> list[Span]:
+    def ranges(self, doc: Document) -> list[CharRange]:
         return self._split(doc.text, 0, len(doc.text), self.separators)
 
-    def _split(self, text: str, start: int, end: int, separators: list[str]) -> list[Span]:
+    def _split(self, text: str, start: int, end: int, separators: list[str]) -> list[CharRange]:
         separator, rest = separators[-1], []
         for i, candidate in enumerate(separators):
             if not candidate:
@@ -169,7 +169,7 @@ class RecursiveChunker(Chunker):
             lengths = [b - a for a, b in zip(bounds, bounds[1:])]
         else:
             lengths = self.unit.counts([text[a:b] for a, b in zip(bounds, bounds[1:])])
-        out: list[Span] = []
+        out: list[CharRange] = []
         first, n = 0, len(lengths)  # pieces shorter than the size are merged in runs; a longer one is split again
         for i in [*(i for i, length in enumerate(lengths) if length >= self.size), n]:
             if i > first:
@@ -179,10 +179,10 @@ class RecursiveChunker(Chunker):
             first = i + 1
         return out
 
-    def _merge(self, text: str, bounds: list[int], lengths: list[int], lo: int, hi: int) -> list[Span]:
+    def _merge(self, text: str, bounds: list[int], lengths: list[int], lo: int, hi: int) -> list[CharRange]:
         """Pieces lo..hi-1 joined into chunks of at most ``size`` (LangChain's ``_merge_splits``)."""
         sep, size, overlap = self.separator_length, self.size, self.overlap
-        out: list[Span] = []
+        out: list[CharRange] = []
         first, total = lo, 0  # the current chunk is pieces first..i-1
         for i in range(lo, hi):
             n = lengths[i]
@@ -227,11 +227,11 @@ class _CoveringSplitter:
     def __init__(self, size: int):
         self.size = size
 
-    def split(self, text: str, start: int, end: int, measure: _Measure) -> list[Span]:
+    def split(self, text: str, start: int, end: int, measure: _Measure) -> list[CharRange]:
         """Ranges covering text[start:end], each within the size wherever a separator allows."""
         return _merge(self._pieces(text, start, end, 0, measure), self.size, measure)
 
-    def _pieces(self, text: str, start: int, end: int, level: int, measure: _Measure) -> list[Span]:
+    def _pieces(self, text: str, start: int, end: int, level: int, measure: _Measure) -> list[CharRange]:
         if measure(start, end) <= self.size or start >= end:
             return [(start, end)] if start < end else []
         if level == len(self.separators):  # no separator left: cut every `size` units
@@ -248,15 +248,15 @@ class _CoveringSplitter:
             pos = text.find(sep, cut, end)
         if len(cuts) == 1:
             return self._pieces(text, start, end, level + 1, measure)
-        out: list[Span] = []
+        out: list[CharRange] = []
         for a, b in zip(cuts, cuts[1:] + [end]):
             out += self._pieces(text, a, b, level + 1, measure) if measure(a, b) > self.size else [(a, b)]
         return out
 
 
-def _merge(pieces: list[Span], size: int, measure: _Measure) -> list[Span]:
+def _merge(pieces: list[CharRange], size: int, measure: _Measure) -> list[CharRange]:
     """Join consecutive ranges while the joined range fits ``size``."""
-    out: list[Span] = []
+    out: list[CharRange] = []
     for start, end in pieces:
         if out and measure(out[-1][0], end) <= size:
             out[-1] = (out[-1][0], end)
@@ -290,7 +290,7 @@ class AstChunker(Chunker):
                     return lang
         return None
 
-    def spans(self, doc: Document) -> list[Span]:
+    def ranges(self, doc: Document) -> list[CharRange]:
         text = doc.text
         measure = _Measure(text, self.unit)
         language = self._language(doc)
@@ -303,10 +303,10 @@ class AstChunker(Chunker):
         units = self._units(root, 0, len(text), to_char, text, measure)
         return _merge(units, self.size, measure)
 
-    def _units(self, node, start: int, end: int, to_char: np.ndarray, text: str, measure: _Measure) -> list[Span]:
+    def _units(self, node, start: int, end: int, to_char: np.ndarray, text: str, measure: _Measure) -> list[CharRange]:
         """Units covering text[start:end] from ``node``'s children: the gaps between children are
         units of their own, and a child is split into its own children only when it exceeds the size."""
-        out: list[Span] = []
+        out: list[CharRange] = []
         pos = start
         for child in node.children:
             a, b = int(to_char[child.start_byte]), int(to_char[child.end_byte])
@@ -326,5 +326,5 @@ class AstChunker(Chunker):
             out += self._text(text, pos, end, measure)
         return out
 
-    def _text(self, text: str, start: int, end: int, measure: _Measure) -> list[Span]:
+    def _text(self, text: str, start: int, end: int, measure: _Measure) -> list[CharRange]:
         return [(start, end)] if measure(start, end) <= self.size else self.fallback.split(text, start, end, measure)

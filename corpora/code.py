@@ -22,11 +22,12 @@ from pathlib import Path
 
 from rageval.cache import cache_dir, key
 from rageval.data import Corpus, Dataset, Queries
-from rageval.errors import DataError, MissingSplitError
+from rageval.errors import DataError
 from rageval.files import write_json
 from rageval.plugins import DatasetLoader
 
 from .code_functions import Function, extract
+from .records import pick_split
 from .source_tree import walk
 
 log = logging.getLogger("rageval")
@@ -89,9 +90,7 @@ class CodeLoader(DatasetLoader):
             raise DataError(self.root, "no such folder or file")
 
     def load(self, split: str | None = None) -> Dataset:
-        split = split or "test"
-        if split not in SPLITS:
-            raise MissingSplitError(self.root, f"no split {split!r}; available: {', '.join(SPLITS)}")
+        split = pick_split(list(SPLITS), split, self.root)
         records, stats = self.records()
         corpus = Corpus(ids=[r["id"] for r in records], texts=[r["code"] for r in records],
                         titles=[r["name"] for r in records],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from rageval.tokens import byte_to_char
+from rageval.units import byte_to_char
 from rageval.treesitter import LANGUAGES, functions, node_name, parser
 
 from .source_tree import SourceFile

@@ -22,6 +22,7 @@ from rageval.errors import DataError
 from rageval.plugins import DatasetLoader
 
 from .beir import BeirLoader, read_spans
+from .records import reference_span
 
 log = logging.getLogger("rageval")
 EXTENSIONS = (".md", ".txt", ".html", ".htm")
@@ -173,30 +174,17 @@ class DocsLoader(DatasetLoader):
             refs = json.loads(row["references"])
         except json.JSONDecodeError as e:
             raise DataError(path, f"question {question!r}: references is not JSON ({e.msg})", line) from None
-        text = corpus.texts[corpus.position(doc)]
-        out = []
         if not isinstance(refs, list):
             raise DataError(path, f"question {question!r}: references must be a JSON list, got {row['references'][:60]!r}",
                             line)
+        out = []
         for i, ref in enumerate(refs):
             if not isinstance(ref, dict):
                 raise DataError(path, f"question {question!r}: reference {i} is not an object: {json.dumps(ref)[:60]}",
                                 line)
-            start, end = ref.get("start_index"), ref.get("end_index")
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
-                raise DataError(path, f"question {question!r}: reference {i} offsets {start!r}..{end!r} are not "
-                                      "two offsets in order", line)
-            if end > len(text):
-                if not self.lenient:
-                    raise DataError(path, f"question {question!r}: reference {i} offsets {start!r}..{end!r} are not "
-                                          f"within {doc!r} (length {len(text)})", line)
-                log.warning("%s:%d: question %r: reference %d offsets %d..%d lie outside %r (length %d): kept as "
-                            "uncovered reference by --chroma, dropped by the other span measures (lenient)",
-                            path, line, question, i, start, end, doc, len(text))
-            elif "content" in ref and text[start:end] != ref["content"]:
-                raise DataError(path, f"question {question!r}: reference {i} content {ref['content'][:40]!r} does "
-                                      f"not match {doc!r} at [{start}:{end}] ({text[start:end][:40]!r})", line)
-            out.append((doc, start, end))
+            out.append(reference_span(path, line, f"question {question!r}, reference {i}", corpus, doc,
+                                      ref.get("start_index"), ref.get("end_index"), ref.get("content"),
+                                      past_end_ok=self.lenient))
         if not out:
             raise DataError(path, f"question {question!r}: references holds no span", line)
         return out

@@ -7,7 +7,7 @@ from rageval.data import Corpus, Dataset, Qrels, Queries
 from rageval.errors import DataError, RagevalError
 from rageval.plugins import DatasetLoader
 
-from .beir import matching_judgments
+from .records import matching_judgments
 
 # Collections whose relevance codes put the most relevant documents LOWEST (1 = complete answer).
 LOWER_IS_MORE_RELEVANT = {"cranfield"}

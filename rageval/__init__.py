@@ -4,18 +4,29 @@
 >>> ds = rageval.load_dataset("beir:path/to/cranfield")
 >>> bm25 = rageval.get_retriever("bm25:k1=0.9,b=0.4")
 >>> bm25.index(ds.corpus)
->>> rageval.evaluate(bm25.search(ds.queries, k=100), ds, ["nDCG@10"]).means
+>>> rageval.evaluate(ds.qrels, bm25.search(ds.queries, k=100), ["nDCG@10"]).means
+
+What a plugin author needs: the base class of each plugin kind (``DatasetLoader``, ``Retriever``,
+``Chunker``, ``Generator``, ``Measure`` / ``TrecMeasure``), the capability protocols, the data
+model, the shared lexical ``Analyzer`` / ``Vocabulary`` and the top-k helpers. What a notebook
+needs: ``load_dataset``, ``get_retriever``, ``evaluate``, ``benchmark``, ``fuse``.
 """
 from __future__ import annotations
 
+from .benchmarking import Outcome, benchmark
 from .data import Corpus, Dataset, Document, Qrels, Queries, Span, Spans
 from .datasets import load_dataset
 from .errors import DataError, RagevalError, SpecError
 from .evaluation import Results, evaluate
-from .plugins import DatasetLoader, Retriever
+from .fusion import fuse
+from .lexical import Analyzer, Vocabulary
+from .metrics import Measure, parse_measure
+from .metrics.ranking import TrecMeasure
+from .plugins import (Chunker, DatasetLoader, EmbeddingRetriever, Generator, Retriever, VectorRetriever,
+                      WeightedQueryRetriever)
 from .registry import create
-from .runner import run
-from .runs import Run
+from .topk import top_k, top_k_rows
+from .trec import Run, read_qrels
 
 __version__ = "0.1.0"
 
@@ -25,6 +36,8 @@ def get_retriever(spec: str) -> Retriever:
     return create("retrievers", spec)
 
 
-__all__ = ["Corpus", "Dataset", "DataError", "DatasetLoader", "Document", "Qrels", "Queries", "RagevalError",
-           "Results", "Retriever", "Run", "Span", "Spans", "SpecError", "evaluate", "get_retriever",
-           "load_dataset", "run", "__version__"]
+__all__ = ["Analyzer", "Chunker", "Corpus", "DataError", "Dataset", "DatasetLoader", "Document", "EmbeddingRetriever",
+           "Generator", "Measure", "Outcome", "Qrels", "Queries", "RagevalError", "Results", "Retriever", "Run", "Span",
+           "Spans", "SpecError", "TrecMeasure", "VectorRetriever", "Vocabulary", "WeightedQueryRetriever",
+           "benchmark", "evaluate", "fuse", "get_retriever", "load_dataset", "parse_measure", "read_qrels",
+           "top_k", "top_k_rows", "__version__"]

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .spans import Range
+from .data import Span
 
 Interval = tuple[int, int]
 
@@ -55,14 +55,14 @@ def _meets(chunk: Interval, ref: Interval) -> bool:
     return max(chunk[0], ref[0]) <= min(chunk[1], ref[1])
 
 
-def _by_doc(ranges: Sequence[Range]) -> dict[str, list[Interval]]:
+def _by_doc(ranges: Sequence[Span]) -> dict[str, list[Interval]]:
     out: defaultdict[str, list[Interval]] = defaultdict(list)
     for doc, start, end in ranges:
         out[doc].append((start, end))
     return out
 
 
-def chroma_scores(retrieved: Sequence[Sequence[Range]], references: Sequence[Sequence[Range]]) -> dict[str, np.ndarray]:
+def chroma_scores(retrieved: Sequence[Sequence[Span]], references: Sequence[Sequence[Span]]) -> dict[str, np.ndarray]:
     """recall, precision and iou of every query over its retrieved chunks' placed ranges."""
     out = {name: np.zeros(len(references)) for name in ("recall", "precision", "iou")}
     for i, (chunks, refs) in enumerate(zip(retrieved, references)):
@@ -84,7 +84,7 @@ def chroma_scores(retrieved: Sequence[Sequence[Range]], references: Sequence[Seq
     return out
 
 
-def chroma_precision_omega(chunks: dict[str, Sequence[Interval]], references: Sequence[Sequence[Range]]) -> np.ndarray:
+def chroma_precision_omega(chunks: dict[str, Sequence[Interval]], references: Sequence[Sequence[Span]]) -> np.ndarray:
     """Precision-Ω of every query: ``chunks`` maps a document to its chunks' placed ranges."""
     out = np.zeros(len(references))
     for i, refs in enumerate(references):

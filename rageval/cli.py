@@ -12,10 +12,11 @@ from typing import Sequence
 
 from . import registry
 from .errors import RagevalError
-from .evaluation import DEFAULT_METRICS, SPAN_METRICS, canonical
+from .benchmarking import benchmark
+from .evaluation import DEFAULT_METRICS, SPAN_METRICS
 from .ifrag import cli as ifrag_cli
+from .metrics import parse_measures
 from .report import leaderboard, table
-from .runner import run
 
 DEFAULT_DATASET = "code:stdlib"
 EXAMPLES = """examples:
@@ -70,12 +71,11 @@ def _list(verbose: bool) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     defaults = [*DEFAULT_METRICS, *SPAN_METRICS] if args.chunker else DEFAULT_METRICS
-    metrics = [canonical(m) for m in args.metric or defaults]
-    outcomes = run(args.dataset or [DEFAULT_DATASET], args.retriever, metrics, k=args.k, out=args.out,
-                   split=args.split, ignore_identical_ids=args.ignore_identical_ids, resume=not args.no_resume,
-                   chunkers=args.chunker or (), span_unit=args.span_unit, chroma=args.chroma,
-                   sample=args.sample, seed=args.seed)
-    print(leaderboard(outcomes, metrics))
+    measures = parse_measures(args.metric or defaults, unit=args.span_unit, chroma=args.chroma)
+    outcomes = benchmark(args.dataset or [DEFAULT_DATASET], args.retriever, measures, k=args.k, out=args.out,
+                         split=args.split, ignore_identical_ids=args.ignore_identical_ids,
+                         resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed)
+    print(leaderboard(outcomes, [m.name for m in measures]))
     print(f"\nresults: {args.out}/results.json")
     return 1 if any(o.error for o in outcomes) else 0
 
@@ -98,9 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"e.g. nDCG@10, IoU@5 (repeatable; default: {' '.join(DEFAULT_METRICS)}, "
                         f"plus {' '.join(SPAN_METRICS)} with --chunker)")
     p.add_argument("--span-unit", default="regex", metavar="UNIT",
-                   help="token unit of span measures: regex (default), chars, cl100k_base, hf:/path/to/tokenizer")
+                   help="token unit of span measures that set none: regex (default), chars, cl100k_base, hf:/path/to/tokenizer")
     p.add_argument("--chroma", action="store_true",
-                   help="span measures as the public chunking evaluation computes them (characters, summed chunk lengths)")
+                   help="span measures that set no chroma= as the public chunking evaluation computes them (characters, "
+                        "summed chunk lengths)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")

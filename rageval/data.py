@@ -5,7 +5,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -161,8 +161,21 @@ class Queries:
         return zip(self.ids, self.texts)
 
 
-Qrels = dict[str, dict[str, int]]
-"""Query id -> {doc id: grade}; a grade > 0 is relevant."""
+class Qrels(dict[str, dict[str, int]]):
+    """Query id -> {doc id: grade}. The one place that says what is relevant: a grade > 0."""
+
+    def relevant(self, qid: str) -> list[str]:
+        """The documents judged relevant for ``qid``, in judgment order (none for an unknown query)."""
+        return [d for d, g in self.get(qid, {}).items() if g > 0]
+
+    def has_relevant(self, qid: str) -> bool:
+        return any(g > 0 for g in self.get(qid, {}).values())
+
+    def scored(self, query_ids: Iterable[str] | None = None) -> "Qrels":
+        """The judgments of the queries that are scored: those (of ``query_ids``, when given) with a
+        relevant judgment."""
+        keep = self if query_ids is None else set(query_ids)
+        return Qrels({q: j for q, j in self.items() if q in keep and self.has_relevant(q)})
 
 Span = tuple[str, int, int]
 """A reference span: (doc id, start, end) in characters of the document's text, end exclusive."""
@@ -184,6 +197,8 @@ class Dataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.qrels, Qrels):
+            self.qrels = Qrels(self.qrels)
         if len(self.corpus) == 0:
             raise RagevalError(f"dataset {self.name!r}: the corpus is empty")
         if len(self.queries) == 0:
@@ -203,14 +218,18 @@ class Dataset:
         that are scored); the whole dataset when it has no more than ``n``."""
         if n < 1:
             raise RagevalError(f"a sample needs at least one query, got {n}")
-        judged = [q for q in self.queries.ids if any(g > 0 for g in self.qrels.get(q, {}).values())]
+        judged = [q for q in self.queries.ids if self.qrels.has_relevant(q)]
         if n >= len(judged):
             return self
-        keep = set(random.Random(seed).sample(judged, n))
+        return self.subset(random.Random(seed).sample(judged, n), {"sample": {"n": n, "seed": seed}})
+
+    def subset(self, keep: Iterable[str], meta: Mapping[str, Any] | None = None) -> "Dataset":
+        """The same corpus with only the queries in ``keep`` (their judgments and spans), ``meta`` added."""
+        keep = set(keep)
         spans = {q: s for q, s in self.spans.items() if q in keep} if self.spans is not None else None
         return Dataset(self.name, self.corpus, self.queries.subset(keep),
-                       {q: r for q, r in self.qrels.items() if q in keep}, spans, self.split,
-                       {**self.meta, "sample": {"n": n, "seed": seed}})
+                       Qrels({q: r for q, r in self.qrels.items() if q in keep}), spans, self.split,
+                       {**self.meta, **(meta or {})})
 
     def qrels_fingerprint(self) -> str:
         h = hashlib.sha256(json.dumps(self.qrels, sort_keys=True).encode())

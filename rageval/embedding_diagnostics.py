@@ -28,7 +28,8 @@ def diagnostics(query_ids: list[str], query_vectors: np.ndarray, corpus: Corpus,
                 qrels: Qrels, max_documents: int = 2000, seed: int = 0) -> dict[str, float]:
     """Alignment, uniformity and mean angular margin (see the module docstring)."""
     q = _unit(query_vectors)
-    relevant = [[corpus.position(d) for d, g in qrels.get(qid, {}).items() if g > 0 and d in corpus]
+    qrels = qrels if isinstance(qrels, Qrels) else Qrels(qrels)
+    relevant = [[corpus.position(d) for d in qrels.relevant(qid) if d in corpus]
                 for qid in query_ids]
     rows = [i for i, rel in enumerate(relevant) if rel]
     out: dict[str, float] = {"n_queries": len(rows)}

@@ -1,20 +1,37 @@
-"""Base classes of the plugin kinds: what a dataset loader and a retriever must provide."""
+"""Base classes of the plugin kinds (what a dataset loader, retriever, chunker and generator must
+provide) and the protocols of optional retriever capabilities the runner and wrappers look for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Protocol, Sequence, runtime_checkable
 
+import numpy as np
+
+from . import registry
 from .data import Corpus, Dataset, Document, Queries
 from .errors import RagevalError, SpecError
 from .generation_cache import GenerationCache, generation_key
 from .progress import bar
-from .runs import Run
+from .trec import Run
 
 
-class DatasetLoader:
-    """A dataset loader plugin (entry-point group ``rageval.corpora``)."""
+class Plugin:
+    """Base of every plugin class. Construction records ``options`` (every parameter of ``__init__``
+    with its value, defaults included, in signature order) and ``given`` (the ones the caller set),
+    so a plugin never lists its own options again."""
 
     spec: str = ""
+    options: dict[str, Any]
+    given: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        instance = super().__new__(cls)
+        instance.options, instance.given = registry.bound_options(cls, args, kwargs)
+        return instance
+
+
+class DatasetLoader(Plugin):
+    """A dataset loader plugin (entry-point group ``rageval.corpora``)."""
 
     def load(self, split: str | None = None) -> Dataset:
         """Read, validate and return the dataset; every problem is raised before any work starts."""
@@ -29,7 +46,7 @@ class DatasetLoader:
         return False
 
 
-class Retriever:
+class Retriever(Plugin):
     """A retriever plugin (entry-point group ``rageval.retrievers``).
 
     Optional: ``save(dir)`` / ``load(dir)`` so the runner can cache an index under (``config()``,
@@ -37,13 +54,13 @@ class Retriever:
 
     Trained retrievers implement ``fit(train, dev=None)`` and ``needs_fit()``: the runner then fits
     them on the train split of ``train_spec`` when set (an error if it has none), else of the
-    evaluated dataset, else of ``default_train``, passing that dataset's dev split when it has one. Embedding retrievers expose
-    ``query_vectors(queries)`` and ``document_vectors()`` for the embedding-space diagnostics.
+    evaluated dataset, else of ``default_train``, passing that dataset's dev split when it has one.
+    Other capabilities are the protocols below (``EmbeddingRetriever``, ``WeightedQueryRetriever``,
+    ``VectorRetriever``).
     """
 
     name: str = ""
-    spec: str = ""
-    options: dict[str, Any] = {}
+    runtime_options: ClassVar[tuple[str, ...]] = ()  # options that change speed, not results: not in config()
     default_run: bool = False  # part of a bare ``rageval run`` (needs no training and no download)
     cacheable: bool = False
     train_spec: str | None = None  # the dataset whose train split fit() must use
@@ -69,27 +86,58 @@ class Retriever:
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
-        """Everything that determines the index, recorded in metrics.json and used as a cache key."""
-        return {"name": self.name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in self.options.items()}}
+        """Everything that determines the index, recorded in metrics.json and used as a cache key:
+        the options, less ``runtime_options``."""
+        return {"name": self.name, **{k: (str(v) if isinstance(v, Path) else v) for k, v in self.options.items()
+                                      if k not in self.runtime_options}}
 
 
-class Chunker:
+@runtime_checkable
+class EmbeddingRetriever(Protocol):
+    """A retriever whose scores are inner products of vectors it can show (for the embedding diagnostics)."""
+
+    def query_vectors(self, queries: Queries) -> np.ndarray: ...
+
+    def document_vectors(self) -> np.ndarray: ...
+
+
+@runtime_checkable
+class VectorRetriever(Protocol):
+    """A retriever that encodes texts and documents and searches given vectors (dense query rewriting)."""
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_corpus(self, corpus: Corpus) -> np.ndarray: ...
+
+    def index_vectors(self, corpus: Corpus, vectors: np.ndarray) -> None: ...
+
+    def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run: ...
+
+
+@runtime_checkable
+class WeightedQueryRetriever(Protocol):
+    """A lexical retriever that takes queries as {analysed term: weight} (pseudo-relevance feedback)."""
+
+    analyzer: Any
+
+    def search_weighted(self, query_ids: list[str], weighted: list[dict[str, float]], k: int) -> Run: ...
+
+
+class Chunker(Plugin):
     """A chunker plugin (entry-point group ``rageval.chunkers``): documents to chunks.
 
-    ``spans(doc)`` gives the chunks' character ranges; every chunk is a Document whose ``meta``
+    ``ranges(doc)`` gives the chunks' character ranges; every chunk is a Document whose ``meta``
     holds ``parent``, ``start`` and ``end``, so ``parent.text[start:end] == chunk.text``. A chunker
     that rewrites its chunks' text (whitespace normalised, say) overrides ``pieces`` instead; its
     ranges then run from a chunk's first to its last character in the parent.
     """
 
-    spec: str = ""
-
-    def spans(self, doc: Document) -> list[tuple[int, int]]:
+    def ranges(self, doc: Document) -> list[tuple[int, int]]:
         raise NotImplementedError
 
     def pieces(self, doc: Document) -> list[tuple[int, int, str]]:
         """(start, end, text) of every chunk of ``doc``."""
-        return [(start, end, doc.text[start:end]) for start, end in self.spans(doc)]
+        return [(start, end, doc.text[start:end]) for start, end in self.ranges(doc)]
 
     def chunk(self, corpus: Corpus) -> Corpus:
         ids, texts, titles, metas = [], [], [], []
@@ -106,7 +154,7 @@ class Chunker:
         return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=fields)
 
 
-class Generator:
+class Generator(Plugin):
     """A text generator plugin (entry-point group ``rageval.generators``).
 
     ``generate(prompts, **options)`` returns one text per prompt. Every generation is cached on
@@ -116,8 +164,6 @@ class Generator:
     """
 
     name: str = ""
-    spec: str = ""
-    options: dict[str, Any] = {}
 
     def __init__(self, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0):
         self.defaults: dict[str, Any] = {}

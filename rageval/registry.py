@@ -66,7 +66,7 @@ def option_help(cls: Any) -> list[str]:
     out = []
     for name, tp in options_of(cls).items():
         default = params[name].default
-        out.append(f"{name}: {_type_name(tp)}" + ("" if default is inspect.Parameter.empty else f" = {default!r}"))
+        out.append(f"{name}: {type_name(tp)}" + ("" if default is inspect.Parameter.empty else f" = {default!r}"))
     return out
 
 
@@ -116,6 +116,7 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     return name, positional, options
 
 
+@functools.cache
 def options_of(cls: Any) -> dict[str, Any]:
     """Option name -> annotated type, read from ``cls.__init__`` (or the function's signature)."""
     target = cls.__init__ if inspect.isclass(cls) else cls
@@ -125,11 +126,11 @@ def options_of(cls: Any) -> dict[str, Any]:
             if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def _type_name(tp: Any) -> str:
+def type_name(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return "|".join(str(a) for a in typing.get_args(tp))
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return "|".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+        return "|".join(type_name(a) for a in typing.get_args(tp) if a is not type(None))
     return getattr(tp, "__name__", str(tp))
 
 
@@ -147,7 +148,7 @@ def convert(value: str, tp: Any) -> Any:
                 return convert(value, arg)
             except ValueError:
                 continue
-        raise ValueError(f"expected {_type_name(tp)}")
+        raise ValueError(f"expected {type_name(tp)}")
     if origin is Literal:
         choices = typing.get_args(tp)
         for choice in choices:
@@ -188,7 +189,7 @@ def resolve(kind: str, spec: str) -> tuple[Any, dict[str, Any]]:
         raw = {first: positional, **raw}
     for key, value in raw.items():
         if key not in known:
-            valid = ", ".join(f"{k} ({_type_name(t)})" for k, t in known.items()) or "none"
+            valid = ", ".join(f"{k} ({type_name(t)})" for k, t in known.items()) or "none"
             raise SpecError(f"{_KIND[kind]} {name!r} has no option {key!r}; its options: {valid}")
         try:
             kwargs[key] = convert(value, known[key])
@@ -197,19 +198,29 @@ def resolve(kind: str, spec: str) -> tuple[Any, dict[str, Any]]:
     return cls, kwargs
 
 
-def create(kind: str, spec: str, **fixed: Any) -> Any:
-    """Instantiate the plugin a spec names, with its options converted to their annotated types.
+def bound_options(cls: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options of a plugin constructed as ``cls(*args, **kwargs)``: (every parameter of its
+    ``__init__`` with its value, defaults included, in signature order; the ones given). Empty when
+    the arguments do not fit (``__init__`` then raises its own error)."""
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except TypeError:
+        return {}, {}
+    given = dict(list(bound.arguments.items())[1:])
+    bound.apply_defaults()
+    every = dict(list(bound.arguments.items())[1:])
+    return ({k: v for k, v in every.items() if k in options_of(cls)},
+            {k: v for k, v in given.items() if k in options_of(cls)})
 
-    The instance gets ``spec`` (the string it was made from) and, unless it set its own, ``options``
-    (the typed values).
-    """
+
+def create(kind: str, spec: str, **fixed: Any) -> Any:
+    """Instantiate the plugin a spec names, with its options converted to their annotated types; the
+    instance gets ``spec``, the string it was made from."""
     cls, kwargs = resolve(kind, spec)
     kwargs.update(fixed)
     instance = cls(**kwargs)
     try:
         instance.spec = spec
-        if not getattr(instance, "options", None):
-            instance.options = kwargs
     except AttributeError:  # a plugin that keeps no attributes
         pass
     return instance

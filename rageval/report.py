@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .runner import Outcome
+from .benchmarking import Outcome
 
 
 def _is_number(cell: str) -> bool:

@@ -1,7 +1,7 @@
 """Token-level span measures for chunked retrieval (DESIGN.md, "Scorers").
 
 Retrieved chunk ranges and reference spans are mapped to token positions with a declared unit
-(``rageval.tokens``), merged per document (a token is counted once, however many ranges cover
+(``rageval.units``), merged per document (a token is counted once, however many ranges cover
 it), and compared with interval arithmetic on sorted arrays: no per-token sets. With R the
 retrieved tokens and E the reference tokens: recall = |R∩E|/|E|, precision = |R∩E|/|R|,
 IoU = |R∩E|/|R∪E|. The published chunking evaluation's own rules are in ``rageval.chroma``.
@@ -15,9 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .tokens import Unit
-
-Range = tuple[str, int, int]  # (document id, start, end) in characters
+from .data import Span
+from .units import Unit
 
 
 def _order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -89,7 +88,7 @@ class SpanScorer:
         out_e = _sorted_search(self._all_starts, np.minimum(ends, length) + shift, "left") - first_token
         return out_s, np.maximum(out_e, out_s)
 
-    def _flatten(self, per_query: Sequence[Sequence[Range]]) -> tuple[np.ndarray, ...]:
+    def _flatten(self, per_query: Sequence[Sequence[Span]]) -> tuple[np.ndarray, ...]:
         """(query index, document code, start, end) arrays, in characters."""
         q = np.repeat(np.arange(len(per_query)), [len(r) for r in per_query])
         if not len(q):
@@ -100,7 +99,7 @@ class SpanScorer:
         e = np.fromiter(map(itemgetter(2), flat), dtype=np.int64, count=len(q))
         return q, codes, s, e
 
-    def score(self, retrieved: Sequence[Sequence[Range]], references: Sequence[Sequence[Range]]) -> dict[str, np.ndarray]:
+    def score(self, retrieved: Sequence[Sequence[Span]], references: Sequence[Sequence[Span]]) -> dict[str, np.ndarray]:
         """recall, precision and iou of every query (arrays in the order given)."""
         n = len(references)
         rq, rd, rs, re_ = self._flatten(retrieved)
@@ -124,14 +123,14 @@ class SpanScorer:
                 (("recall", recall), ("precision", precision), ("iou", iou))}
 
 
-def full_recall_ranges(references: Sequence[Sequence[Range]],
-                       chunks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[list[Range]]:
+def full_recall_ranges(references: Sequence[Sequence[Span]],
+                       chunks: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[list[Span]]:
     """For each query, every chunk that overlaps one of its reference spans: the smallest
     retrieval with full recall under a chunking (``chunks``: parent -> starts (sorted), ends,
     and the running maximum of the ends)."""
     out = []
     for refs in references:
-        found: dict[tuple[str, int], Range] = {}
+        found: dict[tuple[str, int], Span] = {}
         for doc, start, end in refs:
             if doc not in chunks:
                 continue

@@ -5,6 +5,8 @@ order of results is the one trec_eval and pytrec_eval use, and a cut at k keeps 
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 
@@ -16,6 +18,20 @@ def top_k(candidates: np.ndarray, scores: np.ndarray, k: int, tie_rank: np.ndarr
         candidates, scores = candidates[keep], scores[keep]
     order = np.lexsort((-tie_rank[candidates], -scores))[:k]
     return candidates[order], scores[order]
+
+
+def top_k_rows(rows: Iterable[tuple[np.ndarray, np.ndarray]], n_rows: int, k: int,
+               tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` of each row's (candidates, scores), as ``[n_rows, k]`` positions (−1 pads a row
+    with fewer than k candidates) and scores (0 there)."""
+    indices = np.full((n_rows, k), -1, dtype=np.int64)
+    scores = np.zeros((n_rows, k), dtype=np.float64)
+    for row, (candidates, values) in enumerate(rows):
+        if len(candidates):
+            pos, val = top_k(np.asarray(candidates, dtype=np.int64), np.asarray(values, dtype=np.float64), k,
+                             tie_rank)
+            indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
+    return indices, scores
 
 
 def top_k_dense(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,9 @@ from rageval.errors import RagevalError, SpecError
 from rageval.files import atomic_open
 from rageval.plugins import Retriever
 from rageval.progress import bar
-from rageval.runs import Run
+from rageval.evaluation import evaluate
+from rageval.topk import top_k_dense
+from rageval.trec import Run
 
 from .ast_graph import CodeGraph, code_graph
 from .dense import Dense
@@ -58,7 +60,7 @@ class AstGnn(Retriever):
                  epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
                  temperature: float | None = None, seed: int | None = None, max_train_s: float | None = None,
                  language: str = "python", index: Literal["flat", "hnsw", "ivf"] = "flat"):
-        given = {k: v for k, v in locals().items() if k in DEFAULTS and v is not None}
+        given = {k: v for k, v in self.given.items() if k in DEFAULTS and v is not None}
         if not 0 < given.get("pool_ratio", 0.5) <= 1 or given.get("max_subtokens", 0) < 0 or any(
                 given.get(k, 1) < 1 for k in ("hidden", "layers", "max_nodes", "type_buckets", "token_buckets",
                                               "epochs", "batch_size")):
@@ -73,8 +75,6 @@ class AstGnn(Retriever):
         self.train_info: dict[str, Any] = {}
         if checkpoint is not None:
             self._load_checkpoint(checkpoint)
-        self.options = {"checkpoint": str(checkpoint) if checkpoint else None, "train": train,
-                        **self.dense.options, **self.params, "language": language}
 
     @classmethod
     def usable(cls) -> bool:
@@ -85,7 +85,11 @@ class AstGnn(Retriever):
         return Dense.usable()
 
     def config(self) -> dict:
-        return {"name": self.name, **self.options}
+        """The checkpoint and training source, the dense encoder and index, the model's parameters
+        (from the checkpoint when one is loaded), the default language."""
+        dense = {k: v for k, v in self.dense.config().items() if k != "name"}
+        return {"name": self.name, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+                "train": self.options["train"], **dense, **self.params, "language": self.language}
 
     def needs_fit(self) -> bool:
         return self._model is None
@@ -152,7 +156,8 @@ class AstGnn(Retriever):
     # -- training ------------------------------------------------------------------------------
 
     def _dev_mrr(self, corpus: Corpus, dev: Dataset, q_text: np.ndarray) -> float:
-        """MRR@10 of the current model on the dev queries, over the whole training corpus."""
+        """MRR@10 of the current model on the dev queries, over the whole training corpus: the
+        leaderboard's scorer (ties broken by doc id, as trec_eval does)."""
         import torch
 
         model = self._require_model()
@@ -161,14 +166,9 @@ class AstGnn(Retriever):
         with torch.inference_mode():
             queries = model.encode_queries(torch.from_numpy(q_text)).numpy()
         model.train()
-        scores = queries @ docs.T
-        reciprocal = []
-        for row, qid in enumerate(dev.queries.ids):
-            relevant = [corpus.position(d) for d, g in dev.qrels.get(qid, {}).items() if g > 0 and d in corpus]
-            if relevant:
-                rank = 1 + int(np.sum(scores[row] > scores[row, relevant].max()))
-                reciprocal.append(1.0 / rank if rank <= 10 else 0.0)
-        return float(np.mean(reciprocal)) if reciprocal else 0.0
+        indices, scores = top_k_dense(queries @ docs.T, 10, corpus.id_ranks())
+        run = Run(dev.queries.ids, corpus.ids, indices, scores)
+        return evaluate(dev.qrels, run, ["MRR@10"], queries=dev.queries.ids).means["MRR@10"]
 
     def _cache_path(self, train: Dataset, dev: Dataset | None) -> Path:
         """Where a model trained on ``train`` (selected on ``dev``) is cached: keyed by the model
@@ -192,7 +192,7 @@ class AstGnn(Retriever):
             self._load_checkpoint(cached)
             return
         pairs = [(row, train.corpus.position(d)) for row, q in enumerate(train.queries.ids)
-                 for d, grade in train.qrels.get(q, {}).items() if grade > 0 and d in train.corpus]
+                 for d in train.qrels.relevant(q) if d in train.corpus]
         if not pairs:
             raise RagevalError(f"astgnn: {train.label} has no (query, relevant document) pair to train on")
         p = self.params

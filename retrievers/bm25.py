@@ -13,8 +13,8 @@ from rageval.errors import RagevalError, SpecError
 from rageval.lexical import Analyzer, Vocabulary
 from rageval.plugins import Retriever
 from rageval.progress import bar
-from rageval.runs import Run
-from rageval.topk import top_k
+from rageval.trec import Run
+from rageval.topk import top_k_rows
 
 from .bm25_index import EmptyVocabulary, SparseBM25
 
@@ -43,8 +43,6 @@ class BM25(Retriever):
         self.k1, self.b, self.epsilon, self.idf, self.backend = k1, b, epsilon, idf, backend
         self.analyzer = Analyzer(tokenizer, lowercase, split_identifiers, stopwords, stemmer)
         self.dtype = np.dtype(dtype)
-        self.options = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "backend": backend,
-                        **self.analyzer.config(), "dtype": dtype}
         self._ids: list[str] | None = None
 
     @property
@@ -101,20 +99,20 @@ class BM25(Retriever):
         if self._ids is None:
             raise RuntimeError("bm25: index() a corpus before search_weighted()")
         if self.backend == "rank_bm25":
-            indices = np.full((len(weighted), k), -1, dtype=np.int64)
-            scores = np.zeros((len(weighted), k), dtype=np.float64)
-            for row, query in enumerate(weighted):
-                all_scores = sum((w * self._reference.get_scores([t]) for t, w in query.items()),
-                                 np.zeros(len(self._ids)))
-                cand = np.flatnonzero(all_scores)
-                pos, val = top_k(cand, all_scores[cand], k, self._tie_rank)
-                indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
-            return Run(query_ids, self._ids, indices, scores)
+            rows = (self._matching(sum((w * self._reference.get_scores([t]) for t, w in query.items()),
+                                       np.zeros(len(self._ids)))) for query in weighted)
+            return Run(query_ids, self._ids, *top_k_rows(rows, len(weighted), k, self._tie_rank))
         known = self.vocab.terms
         terms = [[known[t] for t in query if t in known] for query in weighted]
         weights = [[w for t, w in query.items() if t in known] for query in weighted]
         indices, scores = self._index.search(terms, k, self._tie_rank, weights)
         return Run(query_ids, self._ids, indices, scores)
+
+    @staticmethod
+    def _matching(all_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores) of the documents with a non-zero score: those that match a term."""
+        candidates = np.flatnonzero(all_scores)
+        return candidates, all_scores[candidates]
 
     def search(self, queries: Queries, k: int) -> Run:
         if self._ids is None:
@@ -122,14 +120,12 @@ class BM25(Retriever):
         tie_rank = self._tie_rank
         with bar(len(queries), f"search {self.backend}", unit="query") as progress:
             if self.backend == "rank_bm25":
-                indices = np.full((len(queries), k), -1, dtype=np.int64)
-                scores = np.zeros((len(queries), k), dtype=np.float64)
-                for row, text in enumerate(queries.texts):
-                    all_scores = self._reference.get_scores(self.analyzer.tokenize(text))
-                    cand = np.flatnonzero(all_scores)
-                    pos, val = top_k(cand, all_scores[cand], k, tie_rank)
-                    indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
-                    progress.update(1)
+                def rows():
+                    for text in queries.texts:
+                        yield self._matching(self._reference.get_scores(self.analyzer.tokenize(text)))
+                        progress.update(1)
+
+                indices, scores = top_k_rows(rows(), len(queries), k, tie_rank)
             else:
                 terms = [self.vocab.lookup(t) for t in queries.texts]
                 indices, scores = self._index.search(terms, k, tie_rank)

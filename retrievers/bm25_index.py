@@ -8,12 +8,12 @@ postings of its terms; top-k is a partial sort of the documents that matched.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from rageval.topk import top_k
+from rageval.topk import top_k_rows
 
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
@@ -101,10 +101,13 @@ class SparseBM25:
                query_weights: list[list[float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for each query's term ids (a repeated term counts again, or
         each term counts its ``query_weights`` entry); only documents that match a term."""
+        return top_k_rows(self._matches(query_terms, query_weights), len(query_terms), k, tie_rank)
+
+    def _matches(self, query_terms: list[list[int]],
+                 query_weights: list[list[float]] | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each query's (matching documents, scores), computed by sparse products over batches of queries."""
         W = self.weights
         n_q = len(query_terms)
-        indices = np.full((n_q, k), -1, dtype=np.int64)
-        scores = np.zeros((n_q, k), dtype=np.float64)
         postings = np.diff(W.indptr)
         start = 0
         while start < n_q:
@@ -125,10 +128,5 @@ class SparseBM25:
                 lo, hi = S.indptr[i], S.indptr[i + 1]
                 cand, sc = S.indices[lo:hi], S.data[lo:hi]
                 nz = sc != 0
-                if not nz.all():
-                    cand, sc = cand[nz], sc[nz]
-                pos, val = top_k(cand, sc, k, tie_rank)
-                indices[start + i, :len(pos)] = pos
-                scores[start + i, :len(pos)] = val
+                yield (cand, sc) if nz.all() else (cand[nz], sc[nz])
             start = stop
-        return indices, scores

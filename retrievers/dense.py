@@ -11,8 +11,8 @@ from rageval.embedding import DEFAULT_MODEL, Encoder
 from rageval.errors import SpecError
 from rageval.plugins import Retriever
 from rageval.progress import bar
-from rageval.runs import Run
-from rageval.topk import top_k
+from rageval.trec import Run
+from rageval.topk import top_k_rows
 
 
 def build_index(vectors: np.ndarray, kind: str, hnsw_m: int, ef_construction: int, ef_search: int,
@@ -43,6 +43,7 @@ class Dense(Retriever):
 
     name = "dense"
     default_run = True
+    runtime_options = ("batch_size", "device", "block_size")
 
     def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf"] = "flat",
                  query_prefix: str = "", doc_prefix: str = "", max_seq_length: int | None = None,
@@ -55,9 +56,6 @@ class Dense(Retriever):
         self.hnsw = (hnsw_m, ef_construction, ef_search)
         self.ivf = (nlist, nprobe)
         self.block_size = block_size
-        self.options = {**self.encoder.config(), "index": index, "query_prefix": query_prefix,
-                        "doc_prefix": doc_prefix, "hnsw_m": hnsw_m, "ef_construction": ef_construction,
-                        "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
 
     @classmethod
     def usable(cls) -> bool:
@@ -70,7 +68,10 @@ class Dense(Retriever):
         return True
 
     def config(self) -> dict:
-        return {"name": self.name, **self.options}
+        """The encoder's identity (resolved model path and files' hash) first, then the index options."""
+        own = super().config()
+        encoder = self.encoder.config()
+        return {"name": self.name, **encoder, **{k: v for k, v in own.items() if k not in encoder and k != "name"}}
 
     def index(self, corpus: Corpus) -> None:
         self.index_vectors(corpus, self.encode_corpus(corpus))
@@ -101,35 +102,23 @@ class Dense(Retriever):
         return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
-        """Top k by inner product for given query vectors, cut by trec_eval's rule: score
-        descending, then doc id descending. FAISS is asked for one more result than k, so a tie
-        that crosses the cut shows; such rows are searched deeper until the tie is whole."""
+        """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.top_k``):
+        score descending, then doc id descending. FAISS is asked for one more result than k, so a
+        tie that crosses the cut shows; such rows are searched deeper until the tie is whole."""
         n = len(self.corpus)
-        depth = min(k, n)
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
-        width = min(n, depth + 1)
+        width = min(n, k + 1)
         scores, indices = self.faiss.search(queries, width)
-        tie_rank = self.corpus.id_ranks()
-        valid = indices >= 0
-        order = np.lexsort((-np.where(valid, tie_rank[np.maximum(indices, 0)], -1),
-                            -np.where(valid, scores, -np.inf)), axis=1)[:, :depth]
-        out_indices = np.full((len(queries), k), -1, dtype=np.int64)
-        out_scores = np.zeros((len(queries), k), dtype=np.float64)
-        out_indices[:, :depth] = np.take_along_axis(indices, order, axis=1)
-        out_scores[:, :depth] = np.take_along_axis(scores, order, axis=1)
-        out_scores[out_indices < 0] = 0.0
-        crossing = np.flatnonzero((width > depth) & (indices[:, -1] >= 0) & (scores[:, -1] == out_scores[:, depth - 1])) \
-            if depth else []
-        for row in crossing:  # the tie at the cut may go on past what was fetched: fetch until it ends
-            deeper = width
-            while deeper < n:
-                deeper = min(n, deeper * 2)
-                row_scores, row_indices = (a[0] for a in self.faiss.search(queries[row:row + 1], deeper))
-                if row_indices[-1] < 0 or row_scores[-1] != out_scores[row, depth - 1]:
-                    break
-            valid = row_indices >= 0
-            top, top_scores = top_k(row_indices[valid].astype(np.int64), row_scores[valid].astype(np.float64),
-                                    depth, tie_rank)
-            out_indices[row, :len(top)], out_scores[row, :len(top)] = top, top_scores
-        indices, scores = out_indices, out_scores
-        return Run(query_ids, self.corpus.ids, indices, scores)
+
+        def rows():
+            for row in range(len(queries)):
+                row_scores, row_indices = scores[row], indices[row]
+                deeper = width
+                # a full fetch whose last result ties the k-th may hide more of the tie: fetch until it ends
+                while (k < deeper < n and row_indices[-1] >= 0 and row_scores[-1] == row_scores[k - 1]):
+                    deeper = min(n, deeper * 2)
+                    row_scores, row_indices = (a[0] for a in self.faiss.search(queries[row:row + 1], deeper))
+                valid = row_indices >= 0
+                yield row_indices[valid], row_scores[valid]
+
+        return Run(query_ids, self.corpus.ids, *top_k_rows(rows(), len(queries), k, self.corpus.id_ranks()))

@@ -13,6 +13,9 @@ Methods:
 - ``multi``: the generator writes ``paraphrases`` rephrasings; the rankings of the original and
   each rephrasing are fused by reciprocal-rank fusion, sum of 1 / (rrf_k + rank).
 
+``Rewrite`` composes two stages: one that indexes the documents (as they are, or with ``reco``'s
+rewrites) and one that searches (rm3 feedback, generated queries, or fused paraphrases).
+
 A generation that is empty or has no word character is unusable: the query (or document) falls
 back to its original text, and ``run.json`` counts it under ``meta.rewrite.fallbacks``.
 """
@@ -21,24 +24,23 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import ClassVar, Literal, Sequence
 
 import numpy as np
 
 from rageval import registry
 from rageval.data import Corpus, Queries
 from rageval.errors import SpecError
-from rageval.plugins import Retriever
-from rageval.runs import Run
-from rageval.topk import top_k
+from rageval.fusion import fuse
+from rageval.plugins import Retriever, VectorRetriever, WeightedQueryRetriever
+from rageval.trec import Run
 
 from .rewrite_prompts import load_prompts
 from .rm3 import expand
 
-_PROMPTS_USED = {"rm3": (), "gar": ("gar", "gar_code"), "multi": ("multi",),
-                 "reco": ("gar", "gar_code", "reco_summary", "reco_summary_code")}
 _WORD = re.compile(r"\w")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(\d+\))\s*")
+_GENERATION_OPTIONS = ("generator", "n", "domain", "max_new_tokens")
 
 
 def is_usable(text: str) -> bool:
@@ -62,6 +64,138 @@ def paraphrases(text: str, query: str, m: int) -> list[str]:
     return found
 
 
+class Stage:
+    """One step of a rewrite: ``uses`` names the options it reads and ``prompts`` the templates."""
+
+    uses: ClassVar[tuple[str, ...]] = ()
+    prompts: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, rewrite: "Rewrite"):
+        self.rw = rewrite
+
+
+class AsIs(Stage):
+    """Documents indexed by the base as they are."""
+
+    def index(self, corpus: Corpus) -> None:
+        self.rw.base.index(corpus)
+
+
+class RegeneratedDocuments(Stage):
+    """``reco``: every document summarised and regenerated from its summary; indexed with its rewrites."""
+
+    uses = ("doc_chars",)
+    prompts = ("reco_summary", "reco_summary_code")
+
+    def index(self, corpus: Corpus) -> None:
+        rw = self.rw
+        contents = corpus.contents()
+        summaries = rw.generator.generate([rw.prompt("reco_summary", document=t[:rw.options["doc_chars"]])
+                                           for t in contents])
+        rewrites: list[list[str]] = [[] for _ in contents]
+        todo = [i for i, s in enumerate(summaries) if is_usable(s)]
+        for i, texts in zip(todo, rw.generate([rw.prompt("gar", query=summaries[i]) for i in todo])):
+            rewrites[i] = texts
+        rw.fallbacks["documents"] = sum(1 for r in rewrites if not r)
+        if isinstance(rw.base, VectorRetriever):
+            def encode(texts: list[str]) -> np.ndarray:
+                return rw.base.encode_corpus(Corpus(ids=[str(i) for i in range(len(texts))], texts=texts,
+                                                    fields=("text",)))
+            rw.base.index_vectors(corpus, mean_vectors(rw.base.encode_corpus(corpus), rewrites, encode))
+        else:
+            rw.base.index(Corpus(ids=corpus.ids, texts=combine_texts(contents, rewrites), fields=("text",)))
+
+
+class FeedbackQueries(Stage):
+    """``rm3``: a first search, then the query expanded with its feedback documents' terms."""
+
+    uses = ("fb_docs", "fb_terms", "original_weight")
+
+    def __init__(self, rewrite: "Rewrite"):
+        super().__init__(rewrite)
+        if not isinstance(rewrite.base, WeightedQueryRetriever):
+            raise SpecError(f"rewrite: method=rm3 needs a lexical base that takes weighted queries (bm25), "
+                            f"not {rewrite.options['base']!r}")
+        self._terms: dict[int, list[str]] = {}
+
+    def search(self, queries: Queries, k: int) -> Run:
+        rw, opts = self.rw, self.rw.options
+        analyzer, contents = rw.base.analyzer, rw.corpus.contents()
+        first = rw.base.search(queries, opts["fb_docs"])
+        weighted = []
+        for text, positions, scores in zip(queries.texts, first.indices, first.scores):
+            docs = []
+            for pos in positions[positions >= 0]:
+                if pos not in self._terms:
+                    self._terms[pos] = analyzer.tokenize(contents[pos])
+                docs.append(self._terms[pos])
+            weighted.append(expand(analyzer.tokenize(text), docs, scores[positions >= 0].tolist(),
+                                   opts["fb_terms"], opts["original_weight"]))
+        return rw.base.search_weighted(queries.ids, weighted, k)
+
+
+class GeneratedQueries(Stage):
+    """``gar``: the query with ``n`` generated answers (repeated text, or the mean vector)."""
+
+    prompts = ("gar", "gar_code")
+
+    def search(self, queries: Queries, k: int) -> Run:
+        rw = self.rw
+        generated = rw.generate([rw.prompt("gar", query=q) for q in queries.texts])
+        rw.fallbacks["queries"] = sum(1 for g in generated if not g)
+        if isinstance(rw.base, VectorRetriever):
+            vectors = mean_vectors(rw.base.encode_texts(queries.texts), generated, rw.base.encode_texts)
+            return rw.base.search_vectors(queries.ids, vectors, k)
+        expanded = Queries(queries.ids, combine_texts(queries.texts, generated), queries.instructions, queries.metas)
+        return rw.base.search(expanded, k)
+
+
+class FusedParaphrases(Stage):
+    """``multi``: the query and its generated rephrasings searched apart, fused by ``rageval.fuse`` (rrf)."""
+
+    uses = ("paraphrases", "rrf_k")
+    prompts = ("multi",)
+
+    def search(self, queries: Queries, k: int) -> Run:
+        rw, opts = self.rw, self.rw.options
+        answers = rw.generator.generate([rw.prompts["multi"].format(m=opts["paraphrases"], query=q)
+                                         for q in queries.texts], **rw.length())
+        variants = [[q, *paraphrases(a, q, opts["paraphrases"])] for q, a in zip(queries.texts, answers)]
+        rw.fallbacks["queries"] = sum(1 for v in variants if len(v) == 1)
+        flat = [(qid, j, text) for qid, texts in zip(queries.ids, variants) for j, text in enumerate(texts)]
+        searched = rw.base.search(Queries([str(i) for i in range(len(flat))], [t for _, _, t in flat]), k)
+        runs = []
+        for j in range(max(map(len, variants))):  # the j-th rephrasing of every query that has one
+            rows = [i for i, (_, jj, _) in enumerate(flat) if jj == j]
+            runs.append(Run([flat[i][0] for i in rows], searched.doc_ids, searched.indices[rows], searched.scores[rows]))
+        return fuse(runs, "rrf", opts["rrf_k"], depth=k)
+
+
+STAGES: dict[str, tuple[type[Stage], type[Stage]]] = {
+    "rm3": (AsIs, FeedbackQueries), "gar": (AsIs, GeneratedQueries),
+    "reco": (RegeneratedDocuments, GeneratedQueries), "multi": (AsIs, FusedParaphrases)}
+
+
+def combine_texts(originals: Sequence[str], generated: Sequence[list[str]]) -> list[str]:
+    """Each text repeated once per generation, then its generations."""
+    return [" ".join([text] * max(1, len(gen)) + gen) for text, gen in zip(originals, generated)]
+
+
+def mean_vectors(original: np.ndarray, generated: Sequence[list[str]], encode) -> np.ndarray:
+    """Each vector averaged with its generations' vectors."""
+    flat = [t for gen in generated for t in gen]
+    if not flat:
+        return original
+    vectors = encode(flat)
+    out = np.array(original, dtype=np.float32)
+    row = 0
+    for i, gen in enumerate(generated):
+        if gen:
+            out[i] = (original[i] + vectors[row:row + len(gen)].sum(axis=0)) / (len(gen) + 1)
+            row += len(gen)
+    return out
+
+
 class Rewrite(Retriever):
     """Query rewriting around a base retriever: rm3 feedback, gar / reco generation, multi-query RRF."""
 
@@ -78,152 +212,59 @@ class Rewrite(Retriever):
         if base.split(":", 1)[0] == "rewrite":
             raise SpecError("rewrite: the base must be another retriever, not rewrite")
         self.base = registry.create("retrievers", base)
-        self.method, self.domain = method, domain
-        self.dense = all(hasattr(self.base, m) for m in ("encode_texts", "encode_corpus", "index_vectors",
-                                                          "search_vectors"))
-        if method == "rm3" and not (hasattr(self.base, "search_weighted") and hasattr(self.base, "analyzer")):
-            raise SpecError(f"rewrite: method=rm3 needs a lexical base that takes weighted queries (bm25), "
-                            f"not {base!r}")
+        self.method = method
         self.prompts = load_prompts(prompts)
         self.generator = registry.create("generators", generator) if method != "rm3" else None
-        self.fb_docs, self.fb_terms, self.original_weight = fb_docs, fb_terms, original_weight
-        self.n, self.temperature, self.m, self.rrf_k = n, temperature, paraphrases, rrf_k
-        self.doc_chars, self.max_new_tokens = doc_chars, max_new_tokens
-        self.options = {"base": base, "method": method}
-        if method == "rm3":
-            self.options.update(fb_docs=fb_docs, fb_terms=fb_terms, original_weight=original_weight)
-        else:
-            self.options.update(generator=generator, n=n, domain=domain, max_new_tokens=max_new_tokens,
-                                **({"temperature": temperature} if n > 1 else {}),
-                                **({"paraphrases": paraphrases, "rrf_k": rrf_k} if method == "multi" else {}),
-                                **({"doc_chars": doc_chars} if method == "reco" else {}))
+        documents, searching = STAGES[method]
+        self.documents, self.searching = documents(self), searching(self)
         self.fallbacks: Counter[str] = Counter()
 
     def config(self) -> dict:
-        used = {name: self.prompts[name] for name in _PROMPTS_USED[self.method]}
-        return {"name": self.name, **self.options, "base": self.base.config(),
-                **({"generator": self.generator.config(), "prompts": used} if self.generator else {})}
+        """The options the two stages read (and the generator's with its prompts), the base's config."""
+        opts = self.options
+        used = ["base", "method"]
+        if self.generator:
+            used += [*_GENERATION_OPTIONS, *(["temperature"] if opts["n"] > 1 else [])]
+        used += [*self.searching.uses, *self.documents.uses]
+        prompts = {p: self.prompts[p] for stage in (self.searching, self.documents) for p in stage.prompts}
+        return {"name": self.name, **{k: opts[k] for k in used}, "base": self.base.config(),
+                **({"generator": self.generator.config(), "prompts": prompts} if self.generator else {})}
 
-    # -- generation -------------------------------------------------------------------------
+    # -- what the stages share ---------------------------------------------------------------
 
-    def _prompt(self, name: str, **fields: object) -> str:
+    def prompt(self, name: str, **fields: object) -> str:
+        """The template ``name`` (its ``_code`` variant on a code corpus), filled."""
         return self.prompts[f"{name}_code" if self.code and f"{name}_code" in self.prompts else name].format(**fields)
 
-    def _length(self) -> dict[str, int]:
+    def length(self) -> dict[str, int]:
         """The generation length option, when the spec sets one (else the generator's own)."""
-        return {} if self.max_new_tokens is None else {"max_new_tokens": self.max_new_tokens}
+        n = self.options["max_new_tokens"]
+        return {} if n is None else {"max_new_tokens": n}
 
-    def _generate(self, prompts: Sequence[str]) -> list[list[str]]:
+    def generate(self, prompts: Sequence[str]) -> list[list[str]]:
         """``n`` usable generations per prompt (greedy for n = 1, else sampled with seeds 0..n-1)."""
+        n = self.options["n"]
         outputs: list[list[str]] = [[] for _ in prompts]
-        for j in range(self.n):
-            sampled = {} if self.n == 1 else {"temperature": self.temperature, "seed": j}
-            for row, text in enumerate(self.generator.generate(list(prompts), **self._length(), **sampled)):
+        for j in range(n):
+            sampled = {} if n == 1 else {"temperature": self.options["temperature"], "seed": j}
+            for row, text in enumerate(self.generator.generate(list(prompts), **self.length(), **sampled)):
                 if is_usable(text):
                     outputs[row].append(text)
         return outputs
 
-    def _rewrite_documents(self, corpus: Corpus) -> list[list[str]]:
-        contents = corpus.contents()
-        summaries = self.generator.generate([self._prompt("reco_summary", document=t[:self.doc_chars])
-                                             for t in contents])
-        rewrites: list[list[str]] = [[] for _ in contents]
-        todo = [i for i, s in enumerate(summaries) if is_usable(s)]
-        for i, texts in zip(todo, self._generate([self._prompt("gar", query=summaries[i]) for i in todo])):
-            rewrites[i] = texts
-        self.fallbacks["documents"] = sum(1 for r in rewrites if not r)
-        return rewrites
-
-    def _combine_texts(self, originals: Sequence[str], generated: Sequence[list[str]]) -> list[str]:
-        return [" ".join([text] * max(1, len(gen)) + gen) for text, gen in zip(originals, generated)]
-
-    def _mean_vectors(self, original: np.ndarray, generated: Sequence[list[str]], encode) -> np.ndarray:
-        flat = [t for gen in generated for t in gen]
-        if not flat:
-            return original
-        vectors = encode(flat)
-        out = np.array(original, dtype=np.float32)
-        row = 0
-        for i, gen in enumerate(generated):
-            if gen:
-                out[i] = (original[i] + vectors[row:row + len(gen)].sum(axis=0)) / (len(gen) + 1)
-                row += len(gen)
-        return out
-
     # -- index and search -------------------------------------------------------------------
 
     def index(self, corpus: Corpus) -> None:
+        domain = self.options["domain"]
         self.corpus = corpus
-        self.code = self.domain == "code" or (self.domain == "auto" and "language" in corpus.metas[0])
+        self.code = domain == "code" or (domain == "auto" and "language" in corpus.metas[0])
         self.fallbacks.clear()
-        if self.method == "rm3":
-            self._feedback_terms: dict[int, list[str]] = {}
-        if self.method != "reco":
-            self.base.index(corpus)
-            return
-        rewrites = self._rewrite_documents(corpus)
-        if self.dense:
-            def encode(texts: list[str]) -> np.ndarray:
-                return self.base.encode_corpus(Corpus(ids=[str(i) for i in range(len(texts))], texts=texts,
-                                                      fields=("text",)))
-            self.base.index_vectors(corpus, self._mean_vectors(self.base.encode_corpus(corpus), rewrites, encode))
-        else:
-            texts = self._combine_texts(corpus.contents(), rewrites)
-            self.base.index(Corpus(ids=corpus.ids, texts=texts, fields=("text",)))
+        self.searching = type(self.searching)(self)  # nothing cached from another corpus
+        self.documents.index(corpus)
 
     def search(self, queries: Queries, k: int) -> Run:
-        if self.method == "rm3":
-            run = self._rm3(queries, k)
-        elif self.method == "multi":
-            run = self._multi(queries, k)
-        else:
-            run = self._gar(queries, k)
+        run = self.searching.search(queries, k)
         run.meta["rewrite"] = {"method": self.method, "fallbacks": dict(self.fallbacks),
                                **({"generator_calls": self.generator.calls} if self.generator else {})}
         return run
 
-    def _rm3(self, queries: Queries, k: int) -> Run:
-        analyzer, contents = self.base.analyzer, self.corpus.contents()
-        first = self.base.search(queries, self.fb_docs)
-        weighted = []
-        for text, positions, scores in zip(queries.texts, first.indices, first.scores):
-            docs = []
-            for pos in positions[positions >= 0]:
-                if pos not in self._feedback_terms:
-                    self._feedback_terms[pos] = analyzer.tokenize(contents[pos])
-                docs.append(self._feedback_terms[pos])
-            weighted.append(expand(analyzer.tokenize(text), docs, scores[positions >= 0].tolist(),
-                                   self.fb_terms, self.original_weight))
-        return self.base.search_weighted(queries.ids, weighted, k)
-
-    def _gar(self, queries: Queries, k: int) -> Run:
-        generated = self._generate([self._prompt("gar", query=q) for q in queries.texts])
-        self.fallbacks["queries"] = sum(1 for g in generated if not g)
-        if self.dense:
-            vectors = self._mean_vectors(self.base.encode_texts(queries.texts), generated, self.base.encode_texts)
-            return self.base.search_vectors(queries.ids, vectors, k)
-        expanded = Queries(queries.ids, self._combine_texts(queries.texts, generated), queries.instructions,
-                           queries.metas)
-        return self.base.search(expanded, k)
-
-    def _multi(self, queries: Queries, k: int) -> Run:
-        answers = self.generator.generate([self.prompts["multi"].format(m=self.m, query=q) for q in queries.texts],
-                                          **self._length())
-        variants = [[q, *paraphrases(a, q, self.m)] for q, a in zip(queries.texts, answers)]
-        self.fallbacks["queries"] = sum(1 for v in variants if len(v) == 1)
-        owners = [row for row, v in enumerate(variants) for _ in v]
-        flat = [t for v in variants for t in v]
-        runs = self.base.search(Queries([str(i) for i in range(len(flat))], flat), k)
-        fused: list[Counter[int]] = [Counter() for _ in variants]
-        for owner, positions in zip(owners, runs.indices):
-            for rank, pos in enumerate(positions[positions >= 0], start=1):
-                fused[owner][int(pos)] += 1.0 / (self.rrf_k + rank)
-        tie_rank = self.corpus.id_ranks()
-        indices = np.full((len(queries), k), -1, dtype=np.int64)
-        scores = np.zeros((len(queries), k), dtype=np.float64)
-        for row, ranked in enumerate(fused):
-            if ranked:
-                pos, val = top_k(np.fromiter(ranked, dtype=np.int64), np.fromiter(ranked.values(), dtype=np.float64),
-                                 k, tie_rank)
-                indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
-        return Run(queries.ids, self.corpus.ids, indices, scores)

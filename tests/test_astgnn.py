@@ -12,7 +12,8 @@ from rageval import load_dataset, registry
 from rageval.data import Corpus, Dataset, Queries
 from rageval.embedding_diagnostics import diagnostics
 from rageval.errors import RagevalError
-from rageval.runner import run, training_split
+from rageval.benchmarking import benchmark as run
+from rageval.training import TrainingData
 from retrievers.ast_graph import code_graph
 
 ADD = "def add(a, b):\n    total = a + b\n    return total\n"
@@ -155,10 +156,10 @@ def test_fit_needs_a_train_split(mini, tmp_path):
     with_train = write_beir(tmp_path / "with-train", split="train")
     retriever = registry.create("retrievers", f"astgnn:train={only_test}")
     with pytest.raises(RagevalError, match=r"cannot train on .*only-test: it has no train split"):
-        training_split(retriever, load_dataset(str(only_test)))
+        TrainingData(str(only_test)).splits(retriever)
     retriever = registry.create("retrievers", "astgnn")
     retriever.default_train = str(with_train)
-    assert training_split(retriever, load_dataset(str(only_test))).split == "train"
+    assert TrainingData(str(only_test)).splits(retriever)[0].split == "train"
 
 
 def test_runner_trains_then_evaluates(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate, load_dataset
 from rageval.chroma import place_by_search
+from rageval.metrics import parse_measures
 
 ALPHA = "abcdefghijklmnopqrstuvwxyz"  # every letter once: placement by search finds the chunker's offsets
 OVERLAPPING = "0123456789ABCDEFGHIJ"
@@ -56,8 +57,8 @@ def scores(chroma: bool) -> dict[str, dict[str, float]]:
     queries = Queries(list(SPANS), ["q"] * len(SPANS))
     ds = Dataset("toy", PARENTS, queries, {q: {d: 1 for d, _, _ in r} for q, r in SPANS.items()}, SPANS)
     metrics = ["span_recall@5", "span_precision@5", "IoU@5", "precision_omega"]
-    return evaluate(Run.from_dict(RUN, CHUNKS.ids), ds, metrics, corpus=CHUNKS, chroma=chroma,
-                    span_unit="chars").per_query
+    return evaluate(ds, Run.from_dict(RUN, CHUNKS.ids), parse_measures(metrics, chroma=chroma, unit="chars"),
+                    corpus=CHUNKS).per_query
 
 
 def test_touching_chunks_meet_a_reference():
@@ -146,7 +147,7 @@ def test_cli_chroma_with_an_out_of_range_reference(tmp_path, capsys, caplog):
     args = ["run", "--dataset", f"docs:{tmp_path / 'p'},lenient=true", "--chunker", "sentence:n=1",
             "--retriever", "bm25", "--k", "5", "--metric", "span_recall@1", "--metric", "precision_omega"]
     assert main([*args, "--chroma", "--out", str(tmp_path / "o")]) == 0
-    assert "reference 1 offsets 60..64 lie outside 'corpora/essay'" in caplog.text
+    assert "reference 1: offsets 60..64 lie outside 'corpora/essay'" in caplog.text
     metrics = json.loads(next((tmp_path / "o").rglob("metrics.json")).read_text())["metrics"]
     # the sentence "Delta epsilon." [18, 32) meets epsilon; placed without its period: [18, 31); the
     # reference past the end adds its 4 characters: 7 / (13 + 4); the top 1 finds 7 of 7 + 4
@@ -157,7 +158,7 @@ def test_cli_chroma_with_an_out_of_range_reference(tmp_path, capsys, caplog):
     assert metrics["precision_omega"] == pytest.approx(1 / 3)  # regex tokens: epsilon of "Delta epsilon ."
     assert main(["run", "--dataset", f"docs:{tmp_path / 'p'}", "--chunker", "sentence:n=1", "--retriever", "bm25",
                  "--chroma", "--out", str(tmp_path / "e")]) == 2
-    assert "reference 1 offsets 60..64 are not within 'corpora/essay'" in capsys.readouterr().err
+    assert "reference 1: offsets start=60, end=64 are not within document 'corpora/essay'" in capsys.readouterr().err
 
 
 def test_references_in_two_documents_add_up():

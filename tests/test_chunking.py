@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from rageval import Corpus, DataError, SpecError, load_dataset, registry, run
-from rageval.runner import pair_folder
-from rageval.tokens import Unit
+from rageval import Corpus, DataError, SpecError, load_dataset, registry
+from rageval import benchmark as run
+from rageval.run_folder import pair_folder
+from rageval.units import Unit
 
 SPECS = ["fixed:size=60", "fixed:size=60,overlap=15", "fixed:size=40,unit=cl100k_base", "fixed:size=300,unit=chars",
          "recursive:size=400", "recursive:size=80,unit=regex,overlap=20", "sentence:n=3", "sentence:n=4,overlap=2",
@@ -192,12 +193,12 @@ def test_docs_loader_reads_the_chunking_evaluation_csv_and_html(tmp_path):
 def test_docs_loader_bad_references(tmp_path):
     bad = json.dumps([{"content": "on Monday", "start_index": 22, "end_index": 31}]).replace('"', '""')
     write_docs(tmp_path / "d", [f'When is the launch?,"{bad}",notes'])
-    with pytest.raises(DataError, match=r"questions.csv:2: question 'When is the launch\?': reference 0 content "
-                                        r"'on Monday' does not match 'notes' at \[22:31\]"):
+    with pytest.raises(DataError, match=r"questions.csv:2: question 'When is the launch\?', reference 0: span text "
+                                        r"'on Monday' does not match document 'notes' at \[22:31\]"):
         load_dataset(f"docs:{tmp_path / 'd'}")
     out = json.dumps([{"content": "x", "start_index": 500, "end_index": 501}]).replace('"', '""')
     write_docs(tmp_path / "e", [f'Where?,"{out}",notes', 'Who?,"[]",nowhere'])
-    with pytest.raises(DataError, match=r"questions.csv:2: question 'Where\?': reference 0 offsets 500..501 are not within 'notes'"):
+    with pytest.raises(DataError, match=r"questions.csv:2: question 'Where\?', reference 0: offsets start=500, end=501 are not within document 'notes'"):
         load_dataset(f"docs:{tmp_path / 'e'}")
     good = json.dumps([{"content": "Bring snacks.", "start_index": 42, "end_index": 55}]).replace('"', '""')
     write_docs(tmp_path / "f", [f'When?,"{bad}",notes', f'Where?,"{out}",notes', f'What to bring?,"{good}",notes'])

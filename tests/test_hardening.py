@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from rageval import DataError, load_dataset, run
+from rageval import DataError, load_dataset
+from rageval import benchmark as run
 from rageval.cli import main
 from rageval.files import atomic_folder, atomic_open, remove_stale
 from rageval.report import leaderboard
-from rageval.runner import Outcome
+from rageval.benchmarking import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,9 +174,9 @@ def test_version_and_examples(capsys):
 
 
 def test_sigterm_ends_a_run_like_ctrl_c(shared, tmp_path):
-    code = ("import sys, time; import rageval.runner as r; slow = r._retrieve\n"
+    code = ("import sys, time; import rageval.benchmarking as r; slow = r.retrieve\n"
             "def waiting(*a, **k):\n    time.sleep(30)\n    return slow(*a, **k)\n"
-            "r._retrieve = waiting\nfrom rageval.cli import main\n"
+            "r.retrieve = waiting\nfrom rageval.cli import main\n"
             f"sys.exit(main(['run', '--dataset', {str(shared / 'adi')!r}, '--retriever', 'bm25', "
             f"'--out', {str(tmp_path)!r}]))")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)

@@ -20,7 +20,7 @@ QRELS = {"q1": {"a": 2, "c": 1}, "q2": {"b": 1}, "q3": {"e": 0}}
 def test_hand_computed_values_with_ties_missing_results_and_unjudged():
     # q1: b (0.9), then a tie at 0.5 between a and d: doc id descending puts d before a; then c.
     run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q3": {"e": 1.0}})
-    res = evaluate(run, dataset(QRELS), ["nDCG@3", "MRR@10", "P@2", "Recall@3", "MAP@10", "Sufficiency@3",
+    res = evaluate(dataset(QRELS), run, ["nDCG@3", "MRR@10", "P@2", "Recall@3", "MAP@10", "Sufficiency@3",
                                          "Sufficiency@4", "MRR@2"])
     # q3 has no relevant judgment: left out and counted; q2 has no results: scores 0.
     assert res.n_queries == 2 and res.n_without_relevant == 1
@@ -44,11 +44,11 @@ def test_hand_computed_values_with_ties_missing_results_and_unjudged():
 def test_k_larger_than_the_list_and_identical_ids():
     run = Run.from_dict({"q1": {"q1": 5.0, "a": 1.0}, "q2": {"b": 1.0}})
     ds = dataset({"q1": {"a": 1}, "q2": {"b": 1}}, ("q1", "q2"))
-    plain = evaluate(run, ds, ["MRR@100", "Recall@1000", "P@5"])
+    plain = evaluate(ds, run, ["MRR@100", "Recall@1000", "P@5"])
     assert plain.per_query["MRR@100"] == {"q1": 0.5, "q2": 1.0}
     assert plain.per_query["Recall@1000"] == {"q1": 1.0, "q2": 1.0}
     assert plain.per_query["P@5"]["q2"] == pytest.approx(1 / 5)
-    ignored = evaluate(run, ds, ["MRR@100"], ignore_identical_ids=True)
+    ignored = evaluate(ds, run, ["MRR@100"], ignore_identical_ids=True)
     assert ignored.per_query["MRR@100"] == {"q1": 1.0, "q2": 1.0}
     assert ignored.settings["ignore_identical_ids"] is True
 
@@ -56,7 +56,7 @@ def test_k_larger_than_the_list_and_identical_ids():
 def test_sufficiency_needs_every_relevant_item():
     run = Run.from_dict({"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"a": 1.0}})
     ds = dataset({"q1": {"a": 1, "c": 1, "d": 0}, "q2": {"b": 1}}, ("q1", "q2"))
-    res = evaluate(run, ds, ["Sufficiency@2", "Sufficiency@3"])
+    res = evaluate(ds, run, ["Sufficiency@2", "Sufficiency@3"])
     assert res.per_query["Sufficiency@2"] == {"q1": 0.0, "q2": 0.0}
     assert res.per_query["Sufficiency@3"] == {"q1": 1.0, "q2": 0.0}
     assert res.means["Sufficiency@3"] == 0.5
@@ -66,23 +66,23 @@ def test_metric_names_are_checked():
     run = Run.from_dict({"q1": {"a": 1.0}})
     ds = dataset({"q1": {"a": 1}}, ("q1",))
     with pytest.raises(SpecError, match=r"unknown metric 'ndgc' \(did you mean 'ndcg'\?\); available: .*ndcg"):
-        evaluate(run, ds, ["ndgc@10"])
+        evaluate(ds, run, ["ndgc@10"])
     with pytest.raises(SpecError, match="needs a cutoff"):
-        evaluate(run, ds, ["nDCG"])
-    assert list(evaluate(run, ds, ["ndcg@10"]).means) == ["nDCG@10"]
+        evaluate(ds, run, ["nDCG"])
+    assert list(evaluate(ds, run, ["ndcg@10"]).means) == ["nDCG@10"]
 
 
 def test_several_cutoffs_of_one_measure_in_one_call():
     run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q2": {"b": 1.0}})
-    together = evaluate(run, dataset(QRELS), ["nDCG@2", "nDCG@3", "P@1", "P@3"]).per_query
+    together = evaluate(dataset(QRELS), run, ["nDCG@2", "nDCG@3", "P@1", "P@3"]).per_query
     for metric in ("nDCG@2", "nDCG@3", "P@1", "P@3"):
-        assert together[metric] == evaluate(run, dataset(QRELS), [metric]).per_query[metric]
+        assert together[metric] == evaluate(dataset(QRELS), run, [metric]).per_query[metric]
     assert together["nDCG@2"]["q1"] == 0.0 and together["P@3"]["q1"] == pytest.approx(1 / 3)
 
 
 def test_sufficiency_when_the_top_k_is_exactly_the_relevant_set():
     run = Run.from_dict({"q1": {"a": 1.0, "c": 0.9, "b": 0.1}, "q2": {"b": 1.0}})
-    res = evaluate(run, dataset(QRELS), ["Sufficiency@2", "Sufficiency@1"]).per_query
+    res = evaluate(dataset(QRELS), run, ["Sufficiency@2", "Sufficiency@1"]).per_query
     assert res["Sufficiency@2"] == {"q1": 1.0, "q2": 1.0}
     assert res["Sufficiency@1"] == {"q1": 0.0, "q2": 1.0}
 
@@ -91,9 +91,9 @@ def test_span_measures_on_whole_documents(caplog):
     parents = Corpus(ids=["a", "b"], texts=["one two three four", "five six"])
     ds = Dataset("w", parents, Queries(["q"], ["t"]), {"q": {"a": 1}}, {"q": [("a", 4, 7)]})
     run = Run.from_dict({"q": {"a": 2.0, "b": 1.0}}, parents.ids)
-    default = evaluate(run, ds, ["span_recall@1", "span_precision@1", "precision_omega"]).per_query
+    default = evaluate(ds, run, ["span_recall@1", "span_precision@1", "precision_omega"]).per_query
     # regex tokens: a = one two three four; the span is "two"
     assert default == {"span_recall@1": {"q": 1.0}, "span_precision@1": {"q": 0.25}, "precision_omega": {"q": 0.25}}
-    chroma = evaluate(run, ds, ["span_precision@1", "precision_omega"], chroma=True).per_query
-    assert chroma == {"span_precision@1": {"q": 3 / 18}, "precision_omega": {"q": 3 / 18}}
+    chroma = evaluate(ds, run, ["span_precision@1(chroma=true)", "precision_omega(chroma=true)"]).per_query
+    assert chroma == {"span_precision@1(chroma=true)": {"q": 3 / 18}, "precision_omega(chroma=true)": {"q": 3 / 18}}
     assert "not found in their document" not in caplog.text

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate, registry
+from rageval.metrics import parse_measures
 from rageval.spans import SpanScorer
 from rageval.topk import top_k, top_k_dense
 
@@ -73,8 +74,8 @@ def test_chroma_and_default_agree_on_characters_without_touching_chunks(case):
     run = Run.from_dict({"q": {f"d#{chunks.index(c)}": float(len(retrieved) - i) for i, c in enumerate(retrieved)}},
                         corpus.ids)
     metrics = ["span_recall@10", "span_precision@10", "IoU@10"]
-    default = evaluate(run, ds, metrics, corpus=corpus, span_unit="chars").means
-    chroma = evaluate(run, ds, metrics, corpus=corpus, chroma=True).means
+    default = evaluate(ds, run, parse_measures(metrics, unit="chars"), corpus=corpus).means
+    chroma = evaluate(ds, run, parse_measures(metrics, chroma=True), corpus=corpus).means
     assert chroma == pytest.approx(default)
 
 

@@ -10,7 +10,7 @@ from conftest import write_beir
 from rageval import load_dataset, registry
 from rageval.data import Queries
 from rageval.errors import DataError, SpecError
-from rageval.runner import run as run_benchmark
+from rageval.benchmarking import benchmark as run_benchmark
 from retrievers.rewrite import paraphrases
 from retrievers.rewrite_prompts import PROMPTS
 from retrievers.rm3 import expand, relevance_model

@@ -12,7 +12,8 @@ import pytrec_eval
 
 from rageval import load_dataset
 from rageval.cli import main
-from rageval.runner import pair_folder, run
+from rageval.benchmarking import benchmark as run
+from rageval.run_folder import pair_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,7 +251,7 @@ def test_the_documented_install_works_beside_a_clone_named_rageval(shared, tmp_p
     parent.mkdir()
     (parent / "rageval").symlink_to(ROOT)  # the clone, named as the package
     snippet = ("import rageval; ds = rageval.load_dataset(%r); r = rageval.get_retriever('bm25'); "
-               "r.index(ds.corpus); print(rageval.evaluate(r.search(ds.queries, 10), ds, ['nDCG@10']).means)"
+               "r.index(ds.corpus); print(rageval.evaluate(ds, r.search(ds.queries, 10), ['nDCG@10']).means)"
                % f"beir:{shared / 'adi'}")
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([sys.executable, "-c", snippet], cwd=parent, env=env, capture_output=True, text=True)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate
+from rageval.metrics import parse_measures
 from rageval.spans import SpanScorer, covered
 
 # Two documents of one-letter words: token i of "a b c ..." spans characters [2i, 2i + 1).
@@ -39,8 +40,9 @@ def scores(**options):
     queries = Queries(list(SPANS), ["q"] * len(SPANS))
     qrels = {q: {d: 1 for d, _, _ in refs} for q, refs in SPANS.items()}
     ds = Dataset("toy", PARENTS, queries, qrels, SPANS)
-    res = evaluate(Run.from_dict(RUN, CHUNKS.ids), ds, ["span_recall@2", "span_precision@2", "IoU@2",
-                                                         "precision_omega", "span_recall@1"], corpus=CHUNKS, **options)
+    measures = parse_measures(["span_recall@2", "span_precision@2", "IoU@2", "precision_omega", "span_recall@1"],
+                              **options)
+    res = evaluate(ds, Run.from_dict(RUN, CHUNKS.ids), measures, corpus=CHUNKS)
     return res.per_query
 
 

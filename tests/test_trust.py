@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate, get_retriever
-from rageval.runner import pair_folder
+from rageval.run_folder import pair_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ def test_a_chunked_document_stands_at_the_rank_of_its_best_chunk():
                            {"parent": "d2", "start": 0, "end": 4}, {"parent": "d3", "start": 0, "end": 4}])
     ds = Dataset("toy", parents, Queries(["q"], ["x"]), {"q": {"d1": 1}})
     run = Run.from_dict({"q": {"d2#0": 4.0, "d1#1": 3.0, "d3#0": 2.0, "d1#0": 1.0}}, chunks.ids)
-    values = evaluate(run, ds, ["MRR@10", "P@2", "Recall@2"], corpus=chunks).means
+    values = evaluate(ds, run, ["MRR@10", "P@2", "Recall@2"], corpus=chunks).means
     # documents: d2, d1 (its best chunk is second), d3 -- d1 is not counted twice
     assert values == {"MRR@10": 0.5, "P@2": 0.5, "Recall@2": 1.0}
 

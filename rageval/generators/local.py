@@ -67,7 +67,6 @@ class Local(Generator):
         self.batch_size, self.device, self.threads, self.chat = batch_size, device, threads, chat
         self._identity: dict[str, Any] | None = None
         self._model = self._tokenizer = None
-        self.options = {"model": model, "batch_size": batch_size, "chat": chat, **self.defaults}
 
     def identity(self) -> dict[str, Any]:
         if self._identity is None:

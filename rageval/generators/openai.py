@@ -53,7 +53,6 @@ class OpenAI(Generator):
         self.api_key_env, self.timeout, self.retries, self.backoff = api_key_env, timeout, retries, backoff
         self.concurrency, self.system = concurrency, system
         self.requests = 0  # HTTP requests sent, retries included
-        self.options = {"model": model, "base_url": base_url, "system": system, **self.defaults}
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "openai-chat", "url": self.url, "model": self.model, "system": self.system}

@@ -8,8 +8,10 @@ from typing import Any
 
 from .. import registry
 from ..data import Dataset
-from ..datasets import load_dataset
+from ..datasets import dataset_loader, load_dataset
 from ..errors import RagevalError
+from ..retrieval import retrieve
+from ..training import TrainingData
 from .instructions import REGISTRY, Context, Instruction, compatible
 from .items import TestItem
 
@@ -64,15 +66,16 @@ def build(dataset_spec: str, retriever_spec: str, n: int, max_instructions: int,
     if max_instructions > len(REGISTRY):
         raise RagevalError(f"max-instructions is at most {len(REGISTRY)} (one per instruction type)")
     retriever = registry.create("retrievers", retriever_spec)
-    dataset = load_dataset(dataset_spec, split)
+    loader = dataset_loader(dataset_spec)
+    dataset = load_dataset(dataset_spec, split, loader)
     rows = answered_queries(dataset)
     if n > len(rows):
         log.warning("%s has %d queries with gold answers; building %d items, not %d", dataset.label, len(rows),
                     len(rows), n)
     rows = sorted(random.Random(seed).sample(rows, min(n, len(rows))))
-    queries = dataset.queries.subset([dataset.queries.ids[r] for r in rows])
-    retriever.index(dataset.corpus)
-    run = retriever.search(queries, k)
+    asked = dataset.subset([dataset.queries.ids[r] for r in rows])
+    queries = asked.queries
+    run, _ = retrieve(retriever, asked, k, TrainingData(dataset_spec, loader))
     corpus = dataset.corpus
     items = []
     for key, (qid, question, meta, positions) in enumerate(zip(queries.ids, queries.texts, queries.metas,

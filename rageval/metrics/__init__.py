@@ -1,44 +1,137 @@
-"""Scorers. Each family is a plugin in the ``rageval.metrics`` entry-point group; a metric name
-is the family plus an optional cutoff: ``nDCG@10``, ``MRR@10``, ``Sufficiency@5``, ``IoU@5``.
+"""Measures. A measure is a small frozen object: a family (a class registered in the ``rageval.metrics``
+entry-point group), a cutoff and typed parameters, written ``nDCG@10``, ``Sufficiency@5`` or
+``IoU@5(unit=cl100k_base,chroma=true)`` and parsed once by ``parse_measure``.
 
 Semantics (DESIGN.md): results are ordered by score descending, ties by doc id descending
 (trec_eval's rule) and cut at k; ranking measures are computed by pytrec_eval on that run.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
 
-from ..data import Corpus, Dataset
+from .. import registry
+from ..data import Corpus, Qrels, Spans
+from ..errors import SpecError
+
+if TYPE_CHECKING:
+    from .span import SpanView
 
 Ranked = Mapping[str, Sequence[tuple[str, float]]]
 """Query id -> [(doc id, score)] in trec_eval order."""
 
+_FORM = re.compile(r"\s*([A-Za-z_][\w-]*)\s*(?:@\s*(\d+))?\s*(?:\((.*)\))?\s*")
+
 
 @dataclass
 class Judged:
-    """What a scorer sees. ``ranked`` lists the searched corpus's items (chunks when the corpus
-    was chunked) for every query; ``documents`` the same lists at document level (each document
-    at the rank of its best chunk), for every query with a relevant judgment."""
+    """What a measure sees. ``ranked`` lists the searched items (chunks when the corpus was chunked)
+    for every query with results; ``documents`` the same lists at document level (each document at
+    the rank of its best chunk) for every query of ``qrels`` (only queries with a relevant judgment).
+    ``corpus`` is what was searched, ``parents`` the documents that ``spans`` point into."""
 
-    dataset: Dataset
-    corpus: Corpus
+    qrels: Qrels
     ranked: Ranked
     documents: Ranked
-    qrels: Mapping[str, Mapping[str, int]]
-    options: dict[str, Any] = field(default_factory=dict)
-    memo: dict[Any, Any] = field(default_factory=dict)
+    query_ids: Sequence[str]
+    corpus: Corpus | None = None
+    parents: Corpus | None = None
+    spans: Spans | None = None
+    _span_view: "SpanView | None" = field(default=None, repr=False)
+
+    def span_view(self) -> "SpanView":
+        """The span measures' shared state (placed chunks, token offsets), built once."""
+        if self._span_view is None:
+            from .span import SpanView
+
+            self._span_view = SpanView(self)
+        return self._span_view
 
 
-class Metric:
-    """A metric family. ``compute`` returns, per cutoff, the value of every query it judges."""
+@dataclass(frozen=True)
+class Measure:
+    """A measure family with its cutoff and parameters (subclasses add typed, defaulted fields).
 
-    label: str = ""
-    needs_cutoff: bool = True
-    uses_spans: bool = False  # scores reference spans (the queries that have them), not qrels
+    ``name`` is how it is shown and keyed in results: the label, ``@cutoff``, and the parameters
+    that its string set explicitly. ``compute`` scores every measure of one family at once.
+    """
 
-    def compute(self, judged: Judged, cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
+    label: ClassVar[str] = ""
+    needs_cutoff: ClassVar[bool] = True
+    uses_spans: ClassVar[bool] = False  # scores reference spans (the queries that have them), not qrels
+
+    cutoff: int | None = None
+    written: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        base = self.label if self.cutoff is None else f"{self.label}@{self.cutoff}"
+        shown = [f"{key}={_plain(getattr(self, key))}" for key in self.written]
+        return f"{base}({','.join(shown)})" if shown else base
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """Parameter name -> type, the cutoff excluded."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in ("cutoff", "written")}
+
+    @classmethod
+    def compute(cls, judged: Judged, measures: Sequence["Measure"]) -> dict["Measure", dict[str, float]]:
+        """Per measure, the value of every query it scores."""
         raise NotImplementedError
 
-    def name(self, cutoff: int | None) -> str:
-        return self.label if cutoff is None else f"{self.label}@{cutoff}"
+
+def _plain(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
+    """``"nDCG@10"`` -> ``NDCG(cutoff=10)``; ``"IoU@5(unit=chars)"`` sets a parameter. Family names
+    are case-insensitive. ``defaults`` fill the parameters a family has and the text leaves unset
+    (how ``--span-unit`` and ``--chroma`` reach the span measures); a Measure is returned as it is."""
+    if isinstance(text, Measure):
+        return text
+    m = _FORM.fullmatch(text)
+    if not m:
+        raise SpecError(f"metric {text!r} is not of the form NAME, NAME@K or NAME@K(key=value,...) (e.g. nDCG@10)")
+    family, cutoff, params = m.group(1).lower(), m.group(2), m.group(3)
+    cls = registry.plugin("metrics", family)
+    if cutoff is None and cls.needs_cutoff:
+        raise SpecError(f"metric {text!r} needs a cutoff, e.g. {cls.label}@10")
+    k = int(cutoff) if cutoff is not None else None
+    if k is not None and k < 1:
+        raise SpecError(f"metric {text!r}: the cutoff must be at least 1")
+    known = cls.parameters()
+    given: dict[str, Any] = {}
+    for piece in (p.strip() for p in (params or "").split(",")):
+        if not piece:
+            continue
+        key, eq, value = (s.strip() for s in piece.partition("="))
+        if not eq or key not in known:
+            valid = ", ".join(f"{n} ({registry.type_name(t)})" for n, t in known.items()) or "none"
+            raise SpecError(f"metric {text!r}: {piece!r} is not key=value of a parameter; its parameters: {valid}")
+        try:
+            given[key] = registry.convert(value, known[key])
+        except ValueError as e:
+            raise SpecError(f"metric {text!r}: {key}={value!r}: {e}") from None
+    filled = {key: value for key, value in defaults.items() if key in known and key not in given}
+    return cls(cutoff=k, written=tuple(given), **filled, **given)
+
+
+def parse_measures(texts: Iterable[str | Measure], **defaults: Any) -> tuple[Measure, ...]:
+    """Every measure parsed, repeats dropped (first kept); two different measures may not share a name."""
+    out: dict[Measure, None] = {}
+    names: dict[str, Measure] = {}
+    for text in texts:
+        measure = parse_measure(text, **defaults)
+        if names.setdefault(measure.name, measure) != measure:
+            raise SpecError(f"metrics {names[measure.name]!r} and {measure!r} differ but are both named "
+                            f"{measure.name}: write the parameter that differs, e.g. {measure.label}@k(unit=...)")
+        out.setdefault(measure)
+    return tuple(out)

@@ -1,61 +1,74 @@
-"""nDCG@k, MAP@k, Recall@k, P@k and MRR@k, computed by pytrec_eval (trec_eval's C code)."""
+"""nDCG@k, MAP@k, Recall@k, P@k and MRR@k, computed by pytrec_eval (trec_eval's C code).
+
+Another trec_eval measure is one small class: its label, the trec_eval name, and whether trec_eval
+cuts it itself (``ndcg_cut.10``) or rageval cuts the run at k first (``recip_rank``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import pytrec_eval
 
-from . import Judged, Metric
+from . import Judged, Measure
 
 
-class _TrecMetric(Metric):
-    measure = ""          # trec_eval measure family, e.g. "ndcg_cut"
-    truncate = False      # True when the measure has no cutoff of its own (recip_rank)
+@dataclass(frozen=True)
+class TrecMeasure(Measure):
+    """A trec_eval measure. ``own_cutoff``: trec_eval computes it at k (``measure.k``); otherwise the
+    run is cut at k before trec_eval sees it (and a measure without a cutoff sees the whole run)."""
 
-    def compute(self, judged: Judged, cutoffs: Sequence[int | None]) -> dict[int | None, dict[str, float]]:
+    measure = ""
+    own_cutoff = True
+
+    @classmethod
+    def compute(cls, judged: Judged, measures: Sequence[Measure]) -> dict[Measure, dict[str, float]]:
         qrels = {q: dict(j) for q, j in judged.qrels.items()}
         ranked = judged.documents
-        out: dict[int | None, dict[str, float]] = {}
-        if self.truncate:
-            evaluator = pytrec_eval.RelevanceEvaluator(qrels, {self.measure})
-            for k in cutoffs:
-                values = evaluator.evaluate({q: dict(docs[:k]) for q, docs in ranked.items() if docs})
-                out[k] = {q: values.get(q, {}).get(self.measure, 0.0) for q in qrels}
+        out: dict[Measure, dict[str, float]] = {}
+        if cls.own_cutoff and all(m.cutoff is not None for m in measures):
+            cutoffs = sorted({m.cutoff for m in measures})
+            evaluator = pytrec_eval.RelevanceEvaluator(qrels, {f"{cls.measure}.{','.join(map(str, cutoffs))}"})
+            values = evaluator.evaluate({q: dict(docs) for q, docs in ranked.items() if docs})
+            for m in measures:
+                out[m] = {q: values.get(q, {}).get(f"{cls.measure}_{m.cutoff}", 0.0) for q in qrels}  # no results: 0
             return out
-        measures = {f"{self.measure}.{','.join(str(k) for k in cutoffs)}"}
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels, measures)
-        values = evaluator.evaluate({q: dict(docs) for q, docs in ranked.items() if docs})
-        for k in cutoffs:
-            key = f"{self.measure}_{k}"
-            out[k] = {q: values.get(q, {}).get(key, 0.0) for q in qrels}  # no results: 0
+        evaluator = pytrec_eval.RelevanceEvaluator(qrels, {cls.measure})
+        for m in measures:
+            values = evaluator.evaluate({q: dict(docs[:m.cutoff]) for q, docs in ranked.items() if docs})
+            out[m] = {q: values.get(q, {}).get(cls.measure, 0.0) for q in qrels}
         return out
 
 
-class NDCG(_TrecMetric):
+@dataclass(frozen=True)
+class NDCG(TrecMeasure):
     """Normalised discounted cumulative gain at k (trec_eval ndcg_cut, graded)."""
 
     label, measure = "nDCG", "ndcg_cut"
 
 
-class MAP(_TrecMetric):
+@dataclass(frozen=True)
+class MAP(TrecMeasure):
     """Mean average precision at k (trec_eval map_cut)."""
 
     label, measure = "MAP", "map_cut"
 
 
-class Recall(_TrecMetric):
+@dataclass(frozen=True)
+class Recall(TrecMeasure):
     """Share of a query's relevant documents in the top k (trec_eval recall)."""
 
     label, measure = "Recall", "recall"
 
 
-class Precision(_TrecMetric):
+@dataclass(frozen=True)
+class Precision(TrecMeasure):
     """Share of the top k that is relevant (trec_eval P)."""
 
     label, measure = "P", "P"
 
 
-class MRR(_TrecMetric):
+@dataclass(frozen=True)
+class MRR(TrecMeasure):
     """Reciprocal rank of the first relevant document within the top k (trec_eval recip_rank on the run cut at k)."""
 
-    label, measure, truncate = "MRR", "recip_rank", True
+    label, measure, own_cutoff = "MRR", "recip_rank", False

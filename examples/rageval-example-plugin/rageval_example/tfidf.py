@@ -4,9 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rageval import Corpus, Queries, Retriever, Run
-from rageval.lexical import Analyzer, Vocabulary
-from rageval.topk import top_k
+from rageval import Analyzer, Corpus, Queries, Retriever, Run, Vocabulary, top_k_rows
 
 
 def _tfidf(term_ids: np.ndarray, lengths: np.ndarray, n_terms: int, idf: np.ndarray) -> sp.csr_matrix:
@@ -39,10 +37,7 @@ class TfIdf(Retriever):
         lengths = np.array([len(t) for t in ids])
         flat = np.array([t for terms in ids for t in terms], dtype=np.int64)
         scores = (_tfidf(flat, lengths, len(self.vocab), self.idf) @ self.docs).tocsr()
-        indices = np.full((len(queries), k), -1)
-        values = np.zeros((len(queries), k))
-        for i in range(len(queries)):
-            row = scores.getrow(i)
-            pos, val = top_k(row.indices, row.data, k, self.corpus.id_ranks())
-            indices[i, :len(pos)], values[i, :len(pos)] = pos, val
+        rows = (scores.getrow(i) for i in range(len(queries)))
+        indices, values = top_k_rows(((row.indices, row.data) for row in rows), len(queries), k,
+                                     self.corpus.id_ranks())
         return Run(queries.ids, self.corpus.ids, indices, values)

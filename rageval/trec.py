@@ -1,13 +1,65 @@
-"""The retriever's answer: a columnar run, with TREC run-format I/O."""
+"""TREC's formats: ``Run`` (a retriever's ranked lists, columnar, with run-file I/O) and qrels files
+(TREC's four columns or BEIR's TSV). Ids must be writable as whitespace-separated columns."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .data import Qrels
 from .errors import DataError, RagevalError
 from .files import atomic_open
+from .jsonl import read_lines
+
+log = logging.getLogger("rageval")
+_HEADER_WORDS = {"query-id", "query_id", "qid", "query", "corpus-id", "corpus_id", "docid", "doc-id", "doc_id",
+                 "doc", "score", "relevance", "rel", "grade", "label", "iter", "q0"}
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` can be an id: non-empty, without whitespace (columns are split on it)."""
+    return bool(value) and not any(ch.isspace() for ch in value)
+
+
+def check_id(path: str | Path, line_no: int, name: str, value: str) -> None:
+    if not is_id(value):
+        raise DataError(path, f'"{name}" must be a non-empty id without whitespace, got {value!r}', line_no)
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """``query-id<TAB>corpus-id<TAB>score`` (a header line of column names is optional) or TREC's
+    ``qid iter docid grade``. A first line is taken as a header only when it names columns; a bad
+    grade anywhere else is an error. Negative grades are kept (not relevant) with a warning."""
+    path = Path(path)
+    qrels = Qrels()
+    negative: list[int] = []
+    for n, (line_no, line) in enumerate(read_lines(path)):
+        cols = line.split("\t") if "\t" in line else line.split()
+        if len(cols) == 4:
+            cols = [cols[0], cols[2], cols[3]]
+        if len(cols) != 3:
+            raise DataError(path, f"expected 3 columns query-id, corpus-id, score; got {line!r}", line_no)
+        qid, did, grade = (c.strip() for c in cols)
+        if n == 0 and grade.lower() in _HEADER_WORDS:
+            continue  # the header line
+        try:
+            value = int(grade)
+        except ValueError:
+            raise DataError(path, f"score {grade!r} is not an integer", line_no) from None
+        check_id(path, line_no, "query-id", qid)
+        check_id(path, line_no, "corpus-id", did)
+        if value < 0:
+            negative.append(line_no)
+        judged = qrels.setdefault(qid, {})
+        if did in judged:
+            raise DataError(path, f"duplicate judgment for query {qid!r}, document {did!r}", line_no)
+        judged[did] = value
+    if negative:
+        log.warning("%s: %d negative grades (lines %s%s), counted as not relevant", path, len(negative),
+                    ", ".join(map(str, negative[:5])), ", ..." if len(negative) > 5 else "")
+    return qrels
 
 
 class Run:
@@ -73,7 +125,7 @@ class Run:
         """
         tag = "_".join(tag.split()) or "rageval"
         for kind, ids in (("query", self.query_ids), ("document", self.doc_ids)):
-            bad = next((i for i in ids if not i or any(ch.isspace() for ch in i)), None)
+            bad = next((i for i in ids if not is_id(i)), None)
             if bad is not None:
                 raise RagevalError(f"{path}: {kind} id {bad!r} is empty or holds whitespace: not writable as a TREC run")
         with atomic_open(path) as f:

@@ -1,0 +1,42 @@
+"""The one path from a retriever to a run, shared by ``rageval run`` and ``rageval ifrag build``:
+fit (a trained retriever), index (or load the cached index), search, embedding diagnostics."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from .cache import cached_index
+from .data import Corpus, Dataset
+from .embedding_diagnostics import diagnostics
+from .plugins import EmbeddingRetriever, Retriever
+from .training import TrainingData
+from .trec import Run
+
+log = logging.getLogger("rageval")
+
+
+def retrieve(retriever: Retriever, dataset: Dataset, depth: int, training: TrainingData,
+             corpus: Corpus | None = None) -> tuple[Run, dict[str, Any]]:
+    """Search ``dataset``'s queries in ``corpus`` (default: its own) for the top ``depth``; returns
+    the run and the timings. A retriever that needs training fits on ``training``'s splits first."""
+    corpus = corpus if corpus is not None else dataset.corpus
+    timings: dict[str, Any] = {}
+    if retriever.needs_fit():
+        start = time.perf_counter()
+        retriever.fit(*training.splits(retriever))
+        timings["fit_s"] = round(time.perf_counter() - start, 4)
+    start = time.perf_counter()
+    cached = cached_index(retriever, corpus)
+    index_s = time.perf_counter() - start
+    start = time.perf_counter()
+    run = retriever.search(dataset.queries, depth)
+    search_s = time.perf_counter() - start
+    if isinstance(retriever, EmbeddingRetriever):
+        run.meta["embedding_diagnostics"] = diagnostics(
+            dataset.queries.ids, retriever.query_vectors(dataset.queries), corpus, retriever.document_vectors(),
+            dataset.qrels)
+        log.info("%s embedding space: %s", retriever.name,
+                 ", ".join(f"{k} {v:.4f}" for k, v in run.meta["embedding_diagnostics"].items() if k != "n_queries"))
+    return run, {**timings, "index_s": round(index_s, 4), "index_from_cache": cached, "search_s": round(search_s, 4),
+                 "queries_per_s": round(len(dataset.queries) / search_s, 1) if search_s else None}
