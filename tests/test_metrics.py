@@ -97,3 +97,63 @@ def test_span_measures_on_whole_documents(caplog):
     chroma = evaluate(ds, run, ["span_precision@1(chroma=true)", "precision_omega(chroma=true)"]).per_query
     assert chroma == {"span_precision@1(chroma=true)": {"q": 3 / 18}, "precision_omega(chroma=true)": {"q": 3 / 18}}
     assert "not found in their document" not in caplog.text
+
+
+def test_measures_are_objects_parsed_once():
+    from rageval import parse_measure
+    from rageval.metrics import parse_measures
+    from rageval.metrics.ranking import NDCG
+    from rageval.metrics.span import IoU
+
+    assert parse_measure(" ndcg @ 10 ") == NDCG(cutoff=10) and parse_measure("nDCG@10").name == "nDCG@10"
+    iou = parse_measure("IoU@5(unit=cl100k_base, chroma=true)")
+    assert (iou.cutoff, iou.unit, iou.chroma, iou.name) == (5, "cl100k_base", True, "IoU@5(unit=cl100k_base,chroma=true)")
+    assert len({iou, parse_measure("iou@5(chroma=true,unit=cl100k_base)"), IoU(5, unit="cl100k_base", chroma=True)}) == 1
+    # defaults (the CLI's --span-unit / --chroma) fill what a measure leaves unset, and do not rename it
+    assert parse_measure("IoU@5", unit="chars", chroma=True) == IoU(5, unit="chars", chroma=True)
+    assert parse_measure("IoU@5", unit="chars").name == "IoU@5"
+    assert parse_measure("IoU@5(unit=regex)", unit="chars").unit == "regex"
+    assert parse_measure("nDCG@10", unit="chars") == NDCG(10)  # a default a family does not have is ignored
+    with pytest.raises(SpecError, match=r"'IoU@5\(size=3\)': 'size=3' is not key=value of a parameter; its "
+                                        r"parameters: unit \(str\), chroma \(bool\)"):
+        parse_measure("IoU@5(size=3)")
+    with pytest.raises(SpecError, match=r"chroma='maybe': expected true or false"):
+        parse_measure("IoU@5(chroma=maybe)")
+    with pytest.raises(SpecError, match="is not of the form"):
+        parse_measure("nDCG@10(")
+    with pytest.raises(SpecError, match="both named IoU@5"):
+        parse_measures(["IoU@5", IoU(5, unit="chars")])
+    assert parse_measures(["MRR@10", "mrr@10", "MRR@5"]) == (parse_measure("MRR@10"), parse_measure("MRR@5"))
+
+
+def test_evaluate_on_qrels_and_run_equals_the_dataset_form():
+    run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q3": {"e": 1.0}})
+    from_dataset = evaluate(dataset(QRELS), run, ["nDCG@3", "MRR@10"])
+    from_qrels = evaluate(QRELS, run, ["nDCG@3", "MRR@10"])
+    assert from_qrels.per_query == from_dataset.per_query and from_qrels.n_without_relevant == 1
+
+
+def test_r_precision_by_hand():
+    # q1 has R = 2 relevant (a, c); ranking b, d, a, c: none in the top 2 -> 0. q2: R = 1, no results -> 0
+    run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}})
+    res = evaluate(dataset(QRELS), run, ["Rprec"])
+    assert res.per_query["Rprec"] == {"q1": 0.0, "q2": 0.0}
+    run = Run.from_dict({"q1": {"a": 0.9, "b": 0.5, "c": 0.4}, "q2": {"a": 1.0, "b": 0.5}})
+    assert evaluate(dataset(QRELS), run, ["Rprec"]).per_query["Rprec"] == {"q1": 0.5, "q2": 0.0}
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    from rageval import fuse
+
+    one = Run.from_dict({"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"x": 1.0}})
+    two = Run.from_dict({"q1": {"c": 9.0, "a": 8.0}})
+    fused = fuse([one, two], k=60)
+    # a: 1/61 + 1/62, c: 1/63 + 1/61, b: 1/62; a and c differ only in the last term: a first
+    assert fused.to_dict()["q1"] == pytest.approx({"a": 1 / 61 + 1 / 62, "c": 1 / 63 + 1 / 61, "b": 1 / 62})
+    assert [d for _, docs, _ in fused.results() for d in docs][:3] == ["a", "c", "b"]
+    assert fused.to_dict()["q2"] == {"x": 1 / 61}
+    tied = fuse([Run.from_dict({"q": {"a": 1.0}}), Run.from_dict({"q": {"b": 1.0}})], k=0)
+    assert next(tied.results())[1] == ["b", "a"]  # equal fused scores: doc id descending
+    assert fuse([one, two], depth=1).k == 1
+    with pytest.raises(SpecError, match="fusion method 'combmnz' is not known"):
+        fuse([one], method="combmnz")

@@ -1,4 +1,4 @@
-"""nDCG@k, MAP@k, Recall@k, P@k and MRR@k, computed by pytrec_eval (trec_eval's C code).
+"""nDCG@k, MAP@k, Recall@k, P@k, MRR@k and Rprec, computed by pytrec_eval (trec_eval's C code).
 
 Another trec_eval measure is one small class: its label, the trec_eval name, and whether trec_eval
 cuts it itself (``ndcg_cut.10``) or rageval cuts the run at k first (``recip_rank``)."""
@@ -72,3 +72,10 @@ class MRR(TrecMeasure):
     """Reciprocal rank of the first relevant document within the top k (trec_eval recip_rank on the run cut at k)."""
 
     label, measure, own_cutoff = "MRR", "recip_rank", False
+
+
+@dataclass(frozen=True)
+class RPrecision(TrecMeasure):
+    """Precision at rank R, R the query's number of relevant documents (trec_eval Rprec)."""
+
+    label, measure, needs_cutoff = "Rprec", "Rprec", False
