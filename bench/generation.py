@@ -29,7 +29,7 @@ os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-bench-")
 from rageval import load_dataset  # noqa: E402
 from rageval.cache import cache_dir  # noqa: E402
 from rageval.generators.local import Local  # noqa: E402
-from rageval.runner import run  # noqa: E402
+from rageval.benchmarking import benchmark as run  # noqa: E402
 from retrievers.rewrite_prompts import PROMPTS  # noqa: E402
 
 

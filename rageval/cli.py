@@ -8,15 +8,21 @@ import signal
 import sys
 import textwrap
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Sequence
 
 from . import registry
 from .errors import RagevalError
 from .benchmarking import benchmark
-from .evaluation import DEFAULT_METRICS, SPAN_METRICS
+from .compare import across, compare, read_systems, render, to_json
+from .evaluation import DEFAULT_METRICS, SPAN_METRICS, evaluate
+from .files import write_json
 from .ifrag import cli as ifrag_cli
 from .metrics import parse_measures
 from .report import leaderboard, table
+from .run_folder import RunFolder, pair_folder
+from .significance import CORRECTIONS, TESTS
+from .trec import Run, read_qrels
 
 DEFAULT_DATASET = "code:stdlib"
 EXAMPLES = """examples:
@@ -80,6 +86,74 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if any(o.error for o in outcomes) else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """Score a run file made elsewhere against a qrels file; with --out, write its folder for compare."""
+    qrels = read_qrels(args.qrels)
+    run = Run.read_trec(args.run)
+    measures = parse_measures(args.metric or DEFAULT_METRICS)
+    if any(m.uses_spans for m in measures):
+        raise RagevalError("span measures need the documents and reference spans: use rageval run")
+    results = evaluate(qrels, run, measures)
+    name = args.name or Path(args.run).stem
+    dataset = args.dataset_name or Path(args.qrels).stem
+    print(table(["system", *results.means], [[name, *(f"{v:.4f}" for v in results.means.values())]]))
+    print(f"\n{results.n_queries} queries scored, {results.n_without_relevant} without a relevant judgment left out")
+    if args.out:
+        folder = RunFolder(pair_folder(args.out, dataset, name), resume=False)
+        folder.write_scores(({"query_id": q, **{m: v[q] for m, v in results.per_query.items()}}
+                             for q in qrels if q in results.per_query[measures[0].name]),
+                            {"dataset": dataset, "retriever": name, "metrics": results.means,
+                             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
+                             "run_file": str(args.run), "qrels_file": str(args.qrels), "evaluation": results.settings})
+        print(f"per-query values: {folder.path}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    systems = read_systems(Path(args.out))
+    if args.dataset:
+        systems = [s for s in systems if s.dataset in args.dataset]
+        if not systems:
+            raise RagevalError(f"no finished run of {', '.join(args.dataset)} under {args.out}")
+    measures = [m.name for m in parse_measures(args.metric)] if args.metric else None
+    tables = compare(systems, measures, args.baseline, args.pairwise, args.test, args.correction, args.alpha,
+                     args.seed, args.permutations)
+    print(render(tables, args.test, args.correction, args.alpha))
+    summary = across(tables, args.correction, args.alpha, args.seed) if args.across else []
+    if args.across:
+        print("\nacross datasets (better / worse: significant wins on how many datasets)")
+        print(table(["measure", "system", "against", "datasets", "better", "worse", "mean difference", "95% interval"],
+                    [[r["measure"], r["system"], r["against"], str(r["datasets"]), str(r["better"]), str(r["worse"]),
+                      f"{r['mean_difference']:+.4f}", f"[{r['low']:.4f}, {r['high']:.4f}]"] for r in summary]))
+    if args.json:
+        write_json(args.json, {"test": args.test, "correction": args.correction, "alpha": args.alpha,
+                               "seed": args.seed, "tables": to_json(tables), "across": summary})
+    return 0
+
+
+def _add_evaluate_and_compare(sub) -> None:
+    e = sub.add_parser("evaluate", help="score a TREC run file made elsewhere against qrels (no corpus needed)")
+    e.add_argument("--run", required=True, help="a TREC run file: qid Q0 docid rank score tag")
+    e.add_argument("--qrels", required=True, help="TREC qrels (qid iter docid grade) or BEIR qrels TSV")
+    e.add_argument("--metric", action="append", metavar="M", help=f"(repeatable; default {' '.join(DEFAULT_METRICS)})")
+    e.add_argument("--out", help="also write <out>/<dataset>/<name>/per_query.jsonl and metrics.json, for rageval compare")
+    e.add_argument("--name", help="the system's name (default: the run file's stem)")
+    e.add_argument("--dataset-name", help="the dataset's name (default: the qrels file's stem)")
+    c = sub.add_parser("compare", help="paired significance tests and intervals over finished runs")
+    c.add_argument("out", help="a folder written by rageval run or rageval evaluate --out")
+    c.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
+    c.add_argument("--metric", action="append", metavar="M", help="measures to compare (default: all in common)")
+    c.add_argument("--baseline", help="the system the others are compared with (default: the first)")
+    c.add_argument("--pairwise", action="store_true", help="compare every pair instead of each with the baseline")
+    c.add_argument("--across", action="store_true", help="also summarise each pair over datasets")
+    c.add_argument("--test", choices=TESTS, default="randomization", help="paired test (default randomization)")
+    c.add_argument("--correction", choices=CORRECTIONS, default="holm", help="multiple-testing correction (default holm)")
+    c.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    c.add_argument("--permutations", type=int, default=10_000, help="randomization / bootstrap draws (default 10000)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the draws and the intervals (default 0)")
+    c.add_argument("--json", help="also write the tables to this JSON file")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rageval", description="Benchmark retrieval and RAG systems.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing = sub.add_parser("list", help="list every registered dataset loader, retriever, chunker, metric and generator")
     listing.add_argument("-v", "--verbose", action="store_true", help="each plugin's full description and options")
     ifrag_cli.add_commands(sub)
+    _add_evaluate_and_compare(sub)
     args = parser.parse_args(argv)
     log = logging.getLogger("rageval")
     if not log.handlers:
@@ -125,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list(args.verbose)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "ifrag":
             return ifrag_cli.run_build(args) if args.ifrag_command == "build" else ifrag_cli.run_score(args)
         if args.command is None:

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from .cache import cached_index
+from .index_cache import cached_index
 from .data import Corpus, Dataset
 from .embedding_diagnostics import diagnostics
 from .plugins import EmbeddingRetriever, Retriever

@@ -1,0 +1,189 @@
+"""``rageval compare``: is A better than B? Paired tests over the per-query values of finished runs.
+
+Reads ``per_query.jsonl`` and ``metrics.json`` of every pair folder under an output folder (made by
+``rageval run`` or ``rageval evaluate``). Per dataset and measure: each system's mean and its 95%
+bootstrap interval, and against a baseline (or every other system) the difference, the p-value
+after correction over every comparison of the table, and a mark when it is significant.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import DataError, RagevalError
+from .jsonl import read_jsonl
+from .run_folder import read_json
+from .significance import correct, interval, p_values
+
+log = logging.getLogger("rageval")
+
+
+@dataclass
+class System:
+    """One finished pair: its label and per-query values by measure."""
+
+    dataset: str
+    name: str
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def read_systems(out: Path) -> list[System]:
+    """Every pair folder under ``out`` with a metrics.json and its per_query.jsonl, in folder order."""
+    systems = []
+    for path in sorted(Path(out).glob("*/*/metrics.json")):
+        meta = read_json(path)
+        if not isinstance(meta, dict) or "dataset" not in meta or "retriever" not in meta:
+            log.warning("%s is not a rageval metrics file: left out", path)
+            continue
+        system = System(str(meta["dataset"]), str(meta["retriever"]))
+        for line_no, row in read_jsonl(path.parent / "per_query.jsonl"):
+            qid = row.get("query_id")
+            if not isinstance(qid, str):
+                raise DataError(path.parent / "per_query.jsonl", f'"query_id" must be a string, got {qid!r}', line_no)
+            for measure, value in row.items():
+                if measure != "query_id":
+                    if not isinstance(value, (int, float)) or isinstance(value, bool):
+                        raise DataError(path.parent / "per_query.jsonl",
+                                        f"{measure} of {qid!r} is not a number: {value!r}", line_no)
+                    system.values.setdefault(measure, {})[qid] = float(value)
+        systems.append(system)
+    if not systems:
+        raise RagevalError(f"{out}: no finished run (no <dataset>/<system>/metrics.json below it)")
+    return systems
+
+
+@dataclass
+class Row:
+    """One line of a comparison table."""
+
+    system: str
+    mean: float
+    low: float
+    high: float
+    against: str | None = None
+    difference: float | None = None
+    p: float | None = None
+    significant: bool = False
+
+
+@dataclass
+class Table:
+    """A dataset's comparison on one measure."""
+
+    dataset: str
+    measure: str
+    n_queries: int
+    filled: dict[str, int]
+    rows: list[Row]
+
+
+def _paired(systems: Sequence[System], measure: str) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    """Queries (the union), a [systems, queries] matrix with 0 where a system has no value (as
+    trec_eval scores a query without results), and how many were filled per system."""
+    queries = sorted({q for s in systems for q in s.values.get(measure, {})})
+    matrix = np.array([[s.values.get(measure, {}).get(q, 0.0) for q in queries] for s in systems])
+    filled = {s.name: len(queries) - len(s.values.get(measure, {})) for s in systems}
+    if any(filled.values()):
+        log.warning("%s: the systems were scored on different queries; %s of %d missing, scored 0", measure,
+                    ", ".join(f"{n} has {c}" for n, c in filled.items() if c), len(queries))
+    return queries, matrix, filled
+
+
+def compare(systems: Sequence[System], measures: Sequence[str] | None = None, baseline: str | None = None,
+            pairwise: bool = False, test: str = "randomization", correction: str = "holm", alpha: float = 0.05,
+            seed: int = 0, permutations: int = 10_000) -> list[Table]:
+    """One table per dataset and measure; the correction runs over every comparison of all of them
+    for one dataset."""
+    tables = []
+    for dataset in dict.fromkeys(s.dataset for s in systems):
+        group = [s for s in systems if s.dataset == dataset]
+        names = [s.name for s in group]
+        if baseline is not None and baseline not in names:
+            raise RagevalError(f"baseline {baseline!r} is not a system of {dataset}; there: {', '.join(names)}")
+        common = [m for m in group[0].values if all(m in s.values for s in group)]
+        wanted = list(measures) if measures else common
+        missing = [m for m in wanted if m not in common]
+        if missing:
+            raise RagevalError(f"{dataset}: {', '.join(missing)} not scored for every system; common: "
+                               f"{', '.join(common) or 'none'}")
+        base = names.index(baseline) if baseline is not None else 0
+        pairs = [(i, j) for i in range(len(group)) for j in range(i + 1, len(group))] if pairwise \
+            else [(i, base) for i in range(len(group)) if i != base]
+        found, raw = [], []
+        for measure in wanted:
+            queries, matrix, filled = _paired(group, measure)
+            if len(queries) < 2:
+                raise RagevalError(f"{dataset} {measure}: {len(queries)} scored queries; a comparison needs at least 2")
+            rows = [Row(name, float(matrix[i].mean()), *interval(matrix[i], seed)) for i, name in enumerate(names)]
+            if pairs:
+                p = p_values(matrix[[i for i, _ in pairs]], matrix[[j for _, j in pairs]], test, permutations, seed)
+                raw.extend(p)
+            found.append((Table(dataset, measure, len(queries), filled, rows), matrix))
+        adjusted = iter(correct(raw, correction))
+        for table, matrix in found:
+            if pairwise:
+                extra = []
+                for i, j in pairs:
+                    p = next(adjusted)
+                    extra.append(Row(f"{names[i]} vs {names[j]}", table.rows[i].mean, table.rows[i].low,
+                                     table.rows[i].high, names[j], float(matrix[i].mean() - matrix[j].mean()), p,
+                                     p < alpha))
+                table.rows = extra
+            else:
+                for i, _ in pairs:
+                    p = next(adjusted)
+                    row = table.rows[i]
+                    row.against, row.difference = names[base], row.mean - table.rows[base].mean
+                    row.p, row.significant = float(p), bool(p < alpha)
+            tables.append(table)
+    return tables
+
+
+def across(tables: Sequence[Table], correction: str = "holm", alpha: float = 0.05, seed: int = 0) -> list[dict[str, Any]]:
+    """Per measure and system pair (against the baseline rows), over datasets: on how many datasets
+    each is significantly better (correction applied over datasets), and the mean of the per-dataset
+    differences with its bootstrap interval."""
+    out = []
+    by_measure: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    for t in tables:
+        for r in t.rows:
+            if r.against is not None and r.p is not None:
+                by_measure.setdefault((t.measure, r.system, r.against), []).append((r.difference, r.p))
+    for (measure, system, against), found in by_measure.items():
+        diffs = np.array([d for d, _ in found])
+        p = correct([p for _, p in found], correction)
+        low, high = interval(diffs, seed) if len(diffs) >= 2 else (float(diffs[0]), float(diffs[0]))
+        out.append({"measure": measure, "system": system, "against": against, "datasets": len(found),
+                    "better": int(np.sum((p < alpha) & (diffs > 0))), "worse": int(np.sum((p < alpha) & (diffs < 0))),
+                    "mean_difference": float(diffs.mean()), "low": low, "high": high})
+    return out
+
+
+def render(tables: Sequence[Table], test: str, correction: str, alpha: float) -> str:
+    """Plain-text tables: ▲ / ▼ mark a significant difference (better / worse) after correction."""
+    from .report import table as text_table
+
+    parts = []
+    for t in tables:
+        body = []
+        for r in t.rows:
+            mark = "" if not r.significant else ("▲" if (r.difference or 0) > 0 else "▼")
+            body.append([r.system, f"{r.mean:.4f}", f"[{r.low:.4f}, {r.high:.4f}]",
+                         "-" if r.difference is None else f"{r.difference:+.4f}",
+                         "-" if r.p is None else f"{r.p:.4f}", mark])
+        head = ["system", t.measure, "95% interval", "difference", "p", ""]
+        filled = sum(t.filled.values())
+        note = f"{t.n_queries} queries" + (f", {filled} missing values scored 0" if filled else "")
+        parts.append(f"{t.dataset}: {t.measure} ({note}; {test}, {correction} correction, alpha {alpha})\n"
+                     + text_table(head, body))
+    return "\n\n".join(parts)
+
+
+def to_json(tables: Sequence[Table]) -> list[dict[str, Any]]:
+    return [{"dataset": t.dataset, "measure": t.measure, "n_queries": t.n_queries, "filled": t.filled,
+             "rows": [r.__dict__ for r in t.rows]} for t in tables]
+

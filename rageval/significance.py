@@ -1,0 +1,120 @@
+"""Paired tests, multiple-testing corrections and bootstrap intervals over per-query values.
+
+scipy.stats computes the paired t-test (``ttest_rel``), Wilcoxon's signed-rank test (``wilcoxon``),
+the bootstrap interval of a mean (``bootstrap``, percentile) and Benjamini–Hochberg
+(``false_discovery_control``); the randomization and bootstrap tests are vectorised here (numpy),
+so every pair of a table shares one set of sign flips or resamples.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from .errors import RagevalError
+
+TESTS = ("randomization", "ttest", "wilcoxon", "bootstrap")
+CORRECTIONS = ("holm", "bonferroni", "bh", "none")
+_BLOCK = 1_000  # sign flips or resamples per matrix product
+
+
+def _check(differences: np.ndarray) -> None:
+    if differences.shape[-1] < 2:
+        raise RagevalError(f"a paired test needs at least 2 queries, got {differences.shape[-1]}")
+
+
+def randomization(differences: np.ndarray, n: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Two-sided paired randomization test (Fisher) of each row of ``differences`` ([pairs, queries]):
+    the share of sign flips whose |mean| reaches the observed |mean|. When 2^queries <= ``n`` every
+    flip is enumerated and the p-value is exact; otherwise ``n`` random flips (seeded) are used, the
+    same for every row."""
+    d = np.atleast_2d(np.asarray(differences, dtype=np.float64))
+    _check(d)
+    q = d.shape[1]
+    observed = np.abs(d.sum(axis=1))
+    tolerance = 1e-9 * np.abs(d).sum(axis=1) + 1e-12  # the same sum in another order is the same value
+    exact = q < 63 and 2 ** q <= n
+    total = 2 ** q if exact else n
+    hits = np.zeros(len(d), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for start in range(0, total, _BLOCK):
+        size = min(_BLOCK, total - start)
+        if exact:
+            codes = np.arange(start, start + size, dtype=np.int64)[:, None] >> np.arange(q, dtype=np.int64)
+            signs = 1.0 - 2.0 * (codes & 1)
+        else:
+            signs = 1.0 - 2.0 * rng.integers(0, 2, size=(size, q), dtype=np.int8)
+        hits += (np.abs(signs @ d.T) >= observed - tolerance).sum(axis=0)
+    return hits / total
+
+
+def bootstrap_test(differences: np.ndarray, n: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Two-sided paired bootstrap test of each row: the share of resamples (with replacement, of
+    queries, seeded, shared by every row) of the centred differences whose |mean| reaches the
+    observed |mean|."""
+    d = np.atleast_2d(np.asarray(differences, dtype=np.float64))
+    _check(d)
+    q = d.shape[1]
+    centred = d - d.mean(axis=1, keepdims=True)
+    observed = np.abs(d.mean(axis=1))
+    hits = np.zeros(len(d), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, _BLOCK):
+        size = min(_BLOCK, n - start)
+        counts = np.zeros((size, q))
+        rows = np.repeat(np.arange(size), q)
+        np.add.at(counts, (rows, rng.integers(0, q, size=size * q)), 1.0)
+        hits += (np.abs(counts @ centred.T / q) >= observed - 1e-12).sum(axis=0)
+    return hits / n
+
+
+def p_values(a: np.ndarray, b: np.ndarray, test: str = "randomization", n: int = 10_000,
+             seed: int = 0) -> np.ndarray:
+    """Two-sided p-value of each pair (row) of per-query values ``a`` and ``b`` ([pairs, queries])."""
+    a, b = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
+    d = a - b
+    _check(d)
+    if test == "randomization":
+        return randomization(d, n, seed)
+    if test == "bootstrap":
+        return bootstrap_test(d, n, seed)
+    if test == "ttest":
+        out = []
+        for x, y in zip(a, b):
+            p = stats.ttest_rel(x, y).pvalue
+            out.append(1.0 if np.isnan(p) else p)  # identical values: no evidence of a difference
+        return np.array(out)
+    if test == "wilcoxon":
+        return np.array([stats.wilcoxon(x, y).pvalue if np.any(x != y) else 1.0 for x, y in zip(a, b)])
+    raise RagevalError(f"unknown test {test!r}; known: {', '.join(TESTS)}")
+
+
+def correct(p: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjusted p-values (Holm's step-down, Bonferroni, Benjamini–Hochberg, or none), capped at 1."""
+    p = np.asarray(p, dtype=np.float64)
+    if method == "none" or len(p) == 0:
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(1.0, p * len(p))
+    if method == "bh":
+        return stats.false_discovery_control(p, method="bh")
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+        out = np.empty_like(p)
+        out[order] = adjusted
+        return out
+    raise RagevalError(f"unknown correction {method!r}; known: {', '.join(CORRECTIONS)}")
+
+
+def interval(values: Sequence[float], seed: int = 0, n: int = 10_000, level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap percentile interval of the mean over queries (scipy.stats.bootstrap, seeded)."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        raise RagevalError(f"an interval needs at least 2 queries, got {len(x)}")
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    res = stats.bootstrap((x,), np.mean, n_resamples=n, confidence_level=level, method="percentile",
+                          random_state=np.random.default_rng(seed), vectorized=True)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -1,0 +1,125 @@
+"""Paired tests against scipy and by hand, corrections on hand-made lists, `rageval evaluate` against
+pytrec_eval on the same files, `rageval compare` on real runs, and its bad input."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import pytrec_eval
+from scipy import stats
+
+from rageval import RagevalError, Run, read_qrels
+from rageval.cli import main
+from rageval.significance import correct, interval, p_values, randomization
+
+RNG = np.random.default_rng(7)
+A = RNG.random(40)
+B = np.clip(A + RNG.normal(0.05, 0.1, 40), 0, 1)
+
+
+def test_ttest_and_wilcoxon_equal_scipy():
+    assert p_values(A, B, "ttest")[0] == pytest.approx(stats.ttest_rel(A, B).pvalue, abs=1e-12)
+    assert p_values(A, B, "wilcoxon")[0] == pytest.approx(stats.wilcoxon(A, B).pvalue, abs=1e-12)
+    assert p_values(A, A, "ttest")[0] == 1.0 and p_values(A, A, "wilcoxon")[0] == 1.0  # no difference, not NaN
+
+
+def test_randomization_enumerates_every_sign_flip_for_small_n():
+    d = np.array([0.5, -0.2, 0.3, 0.1, 0.0, 0.4])
+    # by hand: the share of the 2^6 sign vectors s with |sum(s * d)| >= |sum(d)| = 1.1
+    exact = sum(abs(sum(s * x for s, x in zip(signs, d))) >= 1.1 - 1e-12
+                for signs in itertools.product((1, -1), repeat=6)) / 64
+    # by hand: with every non-zero term positive the sum is 1.5; flipping a set F of them takes 2 * sum(F)
+    # off, so |sum| >= 1.1 needs sum(F) <= 0.2: F = {}, {0.1} or {0.2}; times 2 (all signs reversed), times
+    # 2 (the sign of the 0.0 term): 12 of 64
+    assert randomization(d, n=64)[0] == exact == 12 / 64
+    assert randomization(np.vstack([d, -d]), n=10_000)[1] == exact  # 2^6 <= n: exact, the same for -d
+
+
+def test_randomization_is_seeded_and_close_to_exact():
+    d = B - A
+    assert randomization(d, seed=3)[0] == randomization(d, seed=3)[0]
+    small = d[:12]
+    exact = randomization(small, n=4096)[0]
+    assert randomization(small, n=4095, seed=1)[0] == pytest.approx(exact, abs=0.03)
+
+
+def test_corrections_on_hand_made_lists():
+    p = [0.01, 0.04, 0.03, 0.20]
+    assert correct(p, "bonferroni").tolist() == pytest.approx([0.04, 0.16, 0.12, 0.80])
+    # Holm: sorted 0.01*4, 0.03*3, 0.04*2, 0.20*1 -> 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.20
+    assert correct(p, "holm").tolist() == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    # BH: sorted 0.01*4/1, 0.03*4/2, 0.04*4/3, 0.20*4/4 -> 0.04, 0.06, 0.0533, 0.20 -> min from the top
+    assert correct(p, "bh").tolist() == pytest.approx([0.04, 4 * 0.04 / 3, 4 * 0.04 / 3, 0.20])
+    assert correct(p, "none").tolist() == p
+    with pytest.raises(RagevalError, match="unknown correction 'sidak'"):
+        correct(p, "sidak")
+
+
+def test_bootstrap_interval_is_seeded_and_contains_the_mean():
+    low, high = interval(A, seed=1)
+    assert (low, high) == interval(A, seed=1) and low < A.mean() < high
+    assert interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    with pytest.raises(RagevalError, match="at least 2 queries"):
+        interval([0.5])
+    with pytest.raises(RagevalError, match="at least 2 queries"):
+        p_values(A[:1], B[:1])
+
+
+def test_evaluate_a_run_file_equals_pytrec_eval(tmp_path, capsys):
+    qrels = tmp_path / "test.qrels"
+    qrels.write_text("q1 0 a 2\nq1 0 c 1\nq2 0 b 1\nq3 0 e 0\n")
+    run = tmp_path / "mine.trec"
+    run.write_text("q1 Q0 b 1 0.9 x\nq1 Q0 a 2 0.5 x\nq1 Q0 d 3 0.5 x\nq1 Q0 c 4 0.1 x\nq3 Q0 e 1 1.0 x\n")
+    assert main(["evaluate", "--run", str(run), "--qrels", str(qrels), "--metric", "nDCG@3", "--metric", "P@2",
+                 "--out", str(tmp_path / "o")]) == 0
+    [folder] = (tmp_path / "o").glob("*/*")
+    rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
+    reference = pytrec_eval.RelevanceEvaluator(read_qrels(qrels), {"ndcg_cut.3", "P.2"}).evaluate(
+        Run.read_trec(run).to_dict())
+    assert rows[0] == {"query_id": "q1", "nDCG@3": reference["q1"]["ndcg_cut_3"], "P@2": reference["q1"]["P_2"]}
+    assert rows[1] == {"query_id": "q2", "nDCG@3": 0.0, "P@2": 0.0}  # judged, no results
+    assert len(rows) == 2  # q3 has no relevant judgment
+    run.write_text("q1 Q0 b 1 0.9\n")
+    assert main(["evaluate", "--run", str(run), "--qrels", str(qrels)]) == 2
+    assert "mine.trec:1: expected 6 columns" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def adi_runs(shared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25", "--retriever", "bm25:k1=0.3,b=0.1",
+                 "--retriever", "rewrite:base=bm25,method=rm3", "--metric", "nDCG@10", "--metric", "MRR@10",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_compare_on_real_runs(adi_runs, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["compare", str(adi_runs), "--metric", "nDCG@10", "--test", "ttest", "--correction", "none",
+                 "--json", str(tmp_path / "c.json")]) == 0
+    text = capsys.readouterr().out
+    assert "adi.test: nDCG@10 (35 queries; ttest, none correction, alpha 0.05)" in text
+    data = json.loads((tmp_path / "c.json").read_text())
+    [table] = data["tables"]
+    base, *others = table["rows"]
+    assert base["system"] == "bm25" and base["p"] is None
+    per_query = {}
+    for folder in adi_runs.glob("*/*"):
+        meta = json.loads((folder / "metrics.json").read_text())
+        rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
+        per_query[meta["retriever"]] = np.array([r["nDCG@10"] for r in sorted(rows, key=lambda r: r["query_id"])])
+    for row in others:
+        assert row["p"] == pytest.approx(stats.ttest_rel(per_query[row["system"]], per_query["bm25"]).pvalue, abs=1e-12)
+        assert row["difference"] == pytest.approx(per_query[row["system"]].mean() - per_query["bm25"].mean())
+        assert row["low"] < row["mean"] < row["high"]
+
+
+def test_compare_bad_input(adi_runs, tmp_path, capsys):
+    assert main(["compare", str(adi_runs), "--baseline", "bm42"]) == 2
+    assert "baseline 'bm42' is not a system of adi.test; there: bm25" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path)]) == 2
+    assert "no finished run" in capsys.readouterr().err
+    assert main(["compare", str(adi_runs), "--metric", "P@5"]) == 2
+    assert "P@5 not scored for every system" in capsys.readouterr().err
