@@ -123,3 +123,21 @@ def test_compare_bad_input(adi_runs, tmp_path, capsys):
     assert "no finished run" in capsys.readouterr().err
     assert main(["compare", str(adi_runs), "--metric", "P@5"]) == 2
     assert "P@5 not scored for every system" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def ranx_tests():
+    """ranx's tests (the reference implementation); its first call compiles (numba), once per session."""
+    from ranx import statistical_tests  # a test dependency (pip install -e ".[test]")
+
+    return statistical_tests
+
+
+def test_against_ranx_on_the_same_arrays(ranx_tests):
+    rng = np.random.default_rng(11)
+    for n in (30, 200):
+        a = rng.random(n)
+        b = np.clip(a + rng.normal(0.02, 0.15, n), 0, 1)
+        assert p_values(a, b, "ttest")[0] == pytest.approx(ranx_tests.paired_student_t_test(a, b, 0.05)[0], abs=1e-6)
+        theirs = ranx_tests.fisher_randomization_test(a, b, 10_000, 0.05, 42)[0]
+        assert p_values(b, a, "randomization", n=10_000, seed=5)[0] == pytest.approx(theirs, abs=0.01)
