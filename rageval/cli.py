@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -53,6 +54,12 @@ EXTRAS = {("retrievers", "dense"): "dense", ("retrievers", "astgnn"): "gnn", ("g
           ("corpora", "irds"): "irds"}
 
 
+def _measure_parameters(cls) -> list[str]:
+    """A measure family's parameters as ``name: type = default`` (the cutoff is written @k)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    return [f"{name}: {registry.type_name(tp)} = {defaults[name]!r}" for name, tp in cls.parameters().items()]
+
+
 def _list(verbose: bool) -> int:
     """Every installed plugin: a table, or with ``-v`` each plugin's full description and options."""
     rows, details = [], []
@@ -68,7 +75,8 @@ def _list(verbose: bool) -> int:
             desc = registry.describe(cls) if cls is not None else ""
             rows.append([kind, name, desc if usable else f"{desc} [{missing}]".strip()])
             if cls is not None:
-                options = "\n".join(f"    {o}" for o in registry.option_help(cls)) or "    (no options)"
+                listed = _measure_parameters(cls) if kind == "metrics" else registry.option_help(cls)
+                options = "\n".join(f"    {o}" for o in listed) or "    (no options)"
                 details.append(f"{kind} {name}{'' if usable else f'  [{missing}]'}\n"
                                f"{textwrap.indent(registry.describe(cls, full=True), '  ')}\n  options:\n{options}")
     print("\n\n".join(details) if verbose else table(["kind", "name", "description"], rows))

@@ -157,3 +157,13 @@ def test_reciprocal_rank_fusion_by_hand():
     assert fuse([one, two], depth=1).k == 1
     with pytest.raises(SpecError, match="fusion method 'combmnz' is not known"):
         fuse([one], method="combmnz")
+
+
+def test_list_shows_a_measures_parameters(capsys):
+    from rageval.cli import main
+
+    assert main(["list", "-v"]) == 0
+    text = capsys.readouterr().out
+    iou = text[text.index("metrics iou"):text.index("metrics map")]
+    assert "unit: str = 'regex'" in iou and "chroma: bool = False" in iou and "written" not in iou
+    assert "cutoff" not in text[text.index("metrics ndcg"):text.index("metrics p\n")]
