@@ -69,7 +69,7 @@ def test_two_fresh_processes_write_identical_run_files(shared, tmp_path, retriev
     for seed in ("1", "2"):
         out = tmp_path / f"out{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed, "RAGEVAL_CACHE": str(tmp_path / f"cache{seed}")}
-        code = ("import sys; from rageval.runner import run; "
+        code = ("import sys; from rageval import benchmark as run; "
                 "run(sys.argv[1], sys.argv[3:], ['nDCG@10'], out=sys.argv[2])")
         subprocess.run([sys.executable, "-c", code, str(shared / "adi"), str(out), *retrievers], env=env,
                        check=True, capture_output=True)
