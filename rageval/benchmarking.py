@@ -27,6 +27,7 @@ from .metrics import Measure, parse_measures
 from .plugins import Retriever
 from .retrieval import retrieve
 from .run_folder import RunFolder, pair_folder, read_json, slug
+from .significance import interval
 from .training import TrainingData
 
 log = logging.getLogger("rageval")
@@ -43,6 +44,8 @@ class Outcome:
     error: str | None = None
     resumed: bool = False
     n_queries: int = 0
+    intervals: dict[str, list[float]] = field(default_factory=dict)  # 95% bootstrap interval of each mean
+    ties: dict[str, dict[str, float]] = field(default_factory=dict)  # tie-aware expectation and range
 
 
 def default_retrievers() -> list[str]:
@@ -108,9 +111,10 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         folder = RunFolder(pair_folder(out, dataset.label, spec, chunker), resume)
         retriever = registry.create("retrievers", spec)
         settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth)
-        if done := folder.finished(settings, scoring.request()):
+        done = folder.finished(settings, scoring.request())
+        if done and "intervals" in done and "ties" in done:  # an older metrics.json is scored again
             outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
-            outcome.n_queries = done["n_queries"]
+            outcome.n_queries, outcome.intervals, outcome.ties = done["n_queries"], done["intervals"], done["ties"]
             return outcome
         if reused := folder.reusable_run(settings):
             (run, timings), outcome.resumed = reused, True
@@ -121,17 +125,19 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         start = time.perf_counter()
         results = evaluate(dataset, run, scoring.measures, corpus=corpus,
                            ignore_identical_ids=scoring.ignore_identical_ids)
+        intervals = {m: list(interval(list(v.values()))) for m, v in results.per_query.items() if len(v) >= 2}
         timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
         scored = {q for values in results.per_query.values() for q in values}
         folder.write_scores(
             ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
              for q in dataset.queries.ids if q in scored),
-            {"dataset": dataset.label, "retriever": label, "metrics": results.means,
-             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
+            {"dataset": dataset.label, "retriever": label, "metrics": results.means, "intervals": intervals,
+             "ties": results.ties, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
              "n_documents_searched": len(corpus), "run": settings, "run_sha256": folder.run_sha256,
              "request": scoring.request(), "evaluation": results.settings,
              "timings": timings, "versions": _versions(), "run_meta": run.meta})
         outcome.means, outcome.timings, outcome.n_queries = results.means, timings, results.n_queries
+        outcome.intervals, outcome.ties = intervals, results.ties
     except Exception as e:  # a failing retriever is reported; the benchmark goes on
         outcome.error = f"{type(e).__name__}: {e}" if not isinstance(e, RagevalError) else str(e)
         log.error("%s on %s failed: %s", spec, dataset.label, outcome.error)
@@ -143,7 +149,7 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
 class ResultsFile:
     """``<out>/results.json``: every finished pair under ``out`` (read once), updated as pairs end."""
 
-    FIELDS = ("dataset", "retriever", "metrics", "n_queries", "timings")
+    FIELDS = ("dataset", "retriever", "metrics", "intervals", "n_queries", "timings")
 
     def __init__(self, out: Path):
         self.path = out / "results.json"
@@ -163,12 +169,14 @@ class ResultsFile:
             if not (folder / "metrics.json").is_file():  # scores of an earlier run stay only while their file does
                 self.pairs.pop(folder, None)
         else:
-            self.pairs[folder] = {"dataset": outcome.dataset, "retriever": outcome.retriever,
-                                  "metrics": outcome.means, "n_queries": outcome.n_queries, "timings": outcome.timings}
+            self.pairs[folder] = {"dataset": outcome.dataset, "retriever": outcome.retriever, "metrics": outcome.means,
+                                  "intervals": outcome.intervals, "n_queries": outcome.n_queries,
+                                  "timings": outcome.timings}
         datasets: dict[str, dict[str, dict]] = {}
         for _, pair in sorted(self.pairs.items(), key=lambda item: str(item[0] / "metrics.json")):
             datasets.setdefault(str(pair["dataset"]), {})[str(pair["retriever"])] = {
-                "metrics": pair["metrics"], "n_queries": pair["n_queries"], "timings": pair["timings"]}
+                "metrics": pair["metrics"], "intervals": pair["intervals"], "n_queries": pair["n_queries"],
+                "timings": pair["timings"]}
         write_json(self.path, {"datasets": datasets, "failed": self.failed})
 
 

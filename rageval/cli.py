@@ -86,12 +86,34 @@ def _list(verbose: bool) -> int:
 def _run(args: argparse.Namespace) -> int:
     defaults = [*DEFAULT_METRICS, *SPAN_METRICS] if args.chunker else DEFAULT_METRICS
     measures = parse_measures(args.metric or defaults, unit=args.span_unit, chroma=args.chroma)
+    if args.baseline and args.baseline not in (args.retriever or []):
+        raise RagevalError(f"--baseline {args.baseline!r} is not one of the --retriever specs: "
+                           f"{', '.join(args.retriever or ['(the defaults)'])}")
     outcomes = benchmark(args.dataset or [DEFAULT_DATASET], args.retriever, measures, k=args.k, out=args.out,
                          split=args.split, ignore_identical_ids=args.ignore_identical_ids,
                          resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed)
-    print(leaderboard(outcomes, [m.name for m in measures]))
+    print(leaderboard(outcomes, [m.name for m in measures], _baseline_marks(args, outcomes, measures)))
     print(f"\nresults: {args.out}/results.json")
     return 1 if any(o.error for o in outcomes) else 0
+
+
+def _baseline_marks(args: argparse.Namespace, outcomes, measures) -> dict[tuple[str, str, str], str]:
+    """▲ / ▼ for every finished pair that differs significantly from the baseline (randomization
+    test, Holm over the dataset's comparisons), per chunker when chunkers were run."""
+    if not args.baseline:
+        return {}
+    finished = {(o.dataset, o.retriever) for o in outcomes if not o.error}
+    systems = [s for s in read_systems(Path(args.out)) if (s.dataset, s.name) in finished]
+    marks = {}
+    for chunker in args.chunker or [None]:
+        prefix = f"{chunker} + " if chunker else ""
+        group = [s for s in systems if s.name.startswith(prefix) and (chunker or " + " not in s.name)]
+        if not any(s.name == prefix + args.baseline for s in group):
+            continue
+        for t in compare(group, [m.name for m in measures], prefix + args.baseline, seed=args.seed):
+            marks.update({(t.dataset, r.system, t.measure): "▲" if r.difference > 0 else "▼"
+                          for r in t.rows if r.significant})
+    return marks
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -187,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sample", type=int, metavar="N",
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--baseline", metavar="SPEC",
+                   help="mark retrievers significantly better / worse than this one (one of the --retriever specs)")
     p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
     p.add_argument("--out", default="runs", help="output folder (default: runs)")
     p.add_argument("--ignore-identical-ids", action="store_true",

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .data import Corpus, Dataset, Qrels, Spans
 from .metrics import Judged, Measure, parse_measures
+from .ties import RANKING_LABELS, crosses, expected, reordered, tie_groups
 from .trec import Run
 
 DEFAULT_METRICS = ("nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10")
@@ -21,6 +22,9 @@ class Results:
     n_queries: int
     n_without_relevant: int
     settings: dict[str, Any] = field(default_factory=dict)
+    ties: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per ranking measure: queries whose tie group crosses the cut, and the mean's expected value,
+    least and greatest over orderings of tied documents (``rageval.ties``)."""
 
 
 def max_cutoff(measures: Iterable[Measure]) -> int:
@@ -84,7 +88,45 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     if corpus is not None and corpus is not parents:
         settings["document_rank"] = "rank of the document's best chunk"
     return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(scored),
-                   n_without_relevant=len(asked) - len(scored), settings=settings)
+                   n_without_relevant=len(asked) - len(scored), settings=settings,
+                   ties=tie_aware(judged, [m for m in parsed if m.label in RANKING_LABELS], per_query,
+                                  len(parents) if parents is not None else None))
+
+
+def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[str, Mapping[str, float]],
+              n_documents: int | None) -> dict[str, dict[str, float]]:
+    """For each ranking measure: how many queries have a tie crossing its cutoff, and the mean's
+    expected value, least and greatest over orderings of tied documents. A list shorter than the
+    cutoff, of a collection of ``n_documents``, leaves the unretrieved documents tied below it.
+    Queries without a tie in their top k keep their value in all three."""
+    out = {}
+    for m in measures:
+        values = per_query[m.name]
+        tied, tails, crossing = {}, {}, 0
+        for q, docs in judged.documents.items():
+            k = len(judged.qrels.relevant(q)) if m.label == "Rprec" else m.cutoff
+            depth = len(docs) if k is None else k
+            groups = tie_groups([score for _, score in docs])
+            tail = n_documents - len(docs) if n_documents is not None and len(docs) < depth else 0
+            if tail > 0:
+                groups.append((len(docs), len(docs) + tail))
+            if any(e - s > 1 and s < depth for s, e in groups):
+                tied[q], tails[q] = docs, max(tail, 0)
+            crossing += crosses(groups, depth)
+        expected_values, low, high = dict(values), dict(values), dict(values)
+        for q, docs in tied.items():
+            expected_values[q] = expected(m.label, m.cutoff, docs, judged.qrels[q], tails[q])
+        if tied:
+            for best, target in ((False, low), (True, high)):
+                lists = {q: reordered(docs, judged.qrels[q], best, tails[q],
+                                      m.cutoff if m.cutoff is not None else len(docs) + tails[q])
+                         for q, docs in tied.items()}
+                view = Judged(Qrels({q: judged.qrels[q] for q in tied}), {}, lists, list(tied))
+                target.update(type(m).compute(view, [m])[m])
+        n = len(values) or 1
+        out[m.name] = {"queries_with_tie_at_cut": crossing, "expected": float(sum(expected_values.values()) / n),
+                       "min": float(sum(low.values()) / n), "max": float(sum(high.values()) / n)}
+    return out
 
 
 def _documents(ranked: list[tuple[str, float]], corpus: Corpus | None, drop: str | None) -> list[tuple[str, float]]:

@@ -6,9 +6,12 @@ from typing import Sequence
 from .benchmarking import Outcome
 
 
+MARKS = "▲▼†"
+
+
 def _is_number(cell: str) -> bool:
     try:
-        float(cell)
+        float(cell.rstrip(MARKS))
     except ValueError:
         return cell == "-"
     return True
@@ -25,8 +28,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), "  ".join("-" * w for w in widths).rstrip(), *map(line, rows)])
 
 
-def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str]) -> str:
-    """Tables for every dataset, rows ranked by the first metric (failed rows last)."""
+def tie_marked(outcome: Outcome, measure: str, tolerance: float = 0.005) -> bool:
+    """Whether trec_eval's value (ties by doc id) lies more than ``tolerance`` from the tie-aware expectation."""
+    ties = outcome.ties.get(measure)
+    return bool(ties) and abs(outcome.means.get(measure, 0.0) - ties["expected"]) > tolerance
+
+
+def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str],
+                marks: dict[tuple[str, str, str], str] | None = None) -> str:
+    """Tables for every dataset, rows ranked by the first metric (failed rows last). ``marks``
+    (dataset, retriever, measure) -> ▲ / ▼ shows significant differences from a baseline; † marks a
+    value that its tie order moves by more than 0.005 from the tie-aware expectation."""
+    marks = marks or {}
     parts = []
     for dataset in dict.fromkeys(o.dataset for o in outcomes):
         rows = [o for o in outcomes if o.dataset == dataset]
@@ -37,12 +50,21 @@ def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str]) -> str:
                 failures.append(f"  {o.retriever}: {o.error}")
                 body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED ({len(failures)})"])
                 continue
-            body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}" for m in metrics],
+            body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}{marks.get((dataset, o.retriever, m), '')}"
+                                        f"{'†' if tie_marked(o, m) else ''}" for m in metrics],
                          f"{o.timings.get('index_s', 0):.2f}", f"{o.timings.get('search_s', 0):.2f}",
                          "resumed" if o.resumed else ""])
         status = any(row[-1] for row in body)
         headers = ["retriever", *metrics, "index s", "search s", *(["status"] if status else [])]
         text = table(headers, [row if status else row[:-1] for row in body])
+        notes = []
+        if any(tie_marked(o, m) for o in rows for m in metrics):
+            notes.append("† ties decide this value: it lies more than 0.005 from the expectation over tie orders "
+                         "(metrics.json: ties)")
+        if any(key[0] == dataset for key in marks):
+            notes.append("▲ / ▼ significantly better / worse than the baseline (rageval compare for the table)")
+        if notes:
+            text += "\n" + "\n".join(notes)
         if failures:
             text += "\n\nfailed:\n" + "\n".join(f"  ({n}) {line.strip()}" for n, line in enumerate(failures, start=1))
         parts.append(f"{dataset}\n{text}")

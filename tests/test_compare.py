@@ -141,3 +141,44 @@ def test_against_ranx_on_the_same_arrays(ranx_tests):
         assert p_values(a, b, "ttest")[0] == pytest.approx(ranx_tests.paired_student_t_test(a, b, 0.05)[0], abs=1e-6)
         theirs = ranx_tests.fisher_randomization_test(a, b, 10_000, 0.05, 42)[0]
         assert p_values(b, a, "randomization", n=10_000, seed=5)[0] == pytest.approx(theirs, abs=0.01)
+
+
+def test_run_baseline_marks_agree_with_compare(shared, tmp_path, capsys):
+    out = tmp_path / "runs"
+    plain = "bm25:tokenizer=whitespace,lowercase=false,stemmer=none,stopwords=none,split_identifiers=false"
+    assert main(["run", "--dataset", str(shared / "cranfield"), "--retriever", "bm25", "--retriever", plain,
+                 "--retriever", "bm25:k1=0.9,b=0.4", "--metric", "nDCG@10", "--metric", "Recall@100",
+                 "--baseline", "bm25", "--out", str(out)]) == 0
+    board = capsys.readouterr().out
+    assert main(["compare", str(out), "--baseline", "bm25", "--json", str(tmp_path / "c.json")]) == 0
+    capsys.readouterr()
+    tables = json.loads((tmp_path / "c.json").read_text())["tables"]
+    marked = 0
+    for t in tables:
+        for r in t["rows"]:
+            line = next(line for line in board.splitlines() if line.startswith(r["system"] + " "))
+            mark = "" if not r["significant"] else ("▲" if r["difference"] > 0 else "▼")
+            assert f"{r['mean']:.4f}{mark}" in line.split()
+            marked += bool(mark)
+    assert marked, "the whitespace tokenizer should differ significantly from bm25 on cranfield"
+    for folder in (out).glob("*/*"):
+        meta = json.loads((folder / "metrics.json").read_text())
+        rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
+        assert meta["intervals"]["nDCG@10"] == list(interval([r["nDCG@10"] for r in rows]))
+        assert set(meta["ties"]) == {"nDCG@10", "Recall@100"}
+    results = json.loads((out / "results.json").read_text())["datasets"]["cranfield.test"]
+    assert results["bm25"]["intervals"]["nDCG@10"][0] < results["bm25"]["metrics"]["nDCG@10"]
+    assert main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25", "--baseline", "dense",
+                 "--out", str(out)]) == 2
+    assert "--baseline 'dense' is not one of the --retriever specs: bm25" in capsys.readouterr().err
+
+
+def test_tie_mark_in_the_leaderboard():
+    from rageval.benchmarking import Outcome
+    from rageval.report import leaderboard
+
+    near = Outcome("d", "a", {"P@5": 0.30}, {}, ties={"P@5": {"expected": 0.304, "min": 0.2, "max": 0.4}})
+    far = Outcome("d", "b", {"P@5": 0.30}, {}, ties={"P@5": {"expected": 0.306, "min": 0.2, "max": 0.4}})
+    text = leaderboard([near, far], ["P@5"])
+    assert "0.3000†" in text.splitlines()[4] and "†" not in text.splitlines()[3]  # b is 0.006 away, a 0.004
+    assert "† ties decide this value" in text
