@@ -132,7 +132,7 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
             ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
              for q in dataset.queries.ids if q in scored),
             {"dataset": dataset.label, "retriever": label, "metrics": results.means, "intervals": intervals,
-             "ties": results.ties, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
+             "ties": results.ties, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant, "n_queries_without_results": results.n_without_results,
              "n_documents_searched": len(corpus), "run": settings, "run_sha256": folder.run_sha256,
              "request": scoring.request(), "evaluation": results.settings,
              "timings": timings, "versions": _versions(), "run_meta": run.meta})

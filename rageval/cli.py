@@ -133,7 +133,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         folder.write_scores(({"query_id": q, **{m: v[q] for m, v in results.per_query.items()}}
                              for q in qrels if q in results.per_query[measures[0].name]),
                             {"dataset": dataset, "retriever": name, "metrics": results.means,
-                             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant,
+                             "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant, "n_queries_without_results": results.n_without_results,
                              "run_file": str(args.run), "qrels_file": str(args.qrels), "evaluation": results.settings})
         print(f"per-query values: {folder.path}")
     return 0

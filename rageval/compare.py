@@ -29,6 +29,7 @@ class System:
     dataset: str
     name: str
     values: dict[str, dict[str, float]] = field(default_factory=dict)
+    without_results: int = 0  # judged queries its run had no result for (scored 0)
 
 
 def read_systems(out: Path) -> list[System]:
@@ -39,7 +40,8 @@ def read_systems(out: Path) -> list[System]:
         if not isinstance(meta, dict) or "dataset" not in meta or "retriever" not in meta:
             log.warning("%s is not a rageval metrics file: left out", path)
             continue
-        system = System(str(meta["dataset"]), str(meta["retriever"]))
+        system = System(str(meta["dataset"]), str(meta["retriever"]),
+                        without_results=int(meta.get("n_queries_without_results", 0)))
         for line_no, row in read_jsonl(path.parent / "per_query.jsonl"):
             qid = row.get("query_id")
             if not isinstance(qid, str):
@@ -77,20 +79,19 @@ class Table:
     dataset: str
     measure: str
     n_queries: int
-    filled: dict[str, int]
+    filled: dict[str, int]  # per system, judged queries its run had no result for (scored 0)
     rows: list[Row]
 
 
-def _paired(systems: Sequence[System], measure: str) -> tuple[list[str], np.ndarray, dict[str, int]]:
-    """Queries (the union), a [systems, queries] matrix with 0 where a system has no value (as
-    trec_eval scores a query without results), and how many were filled per system."""
-    queries = sorted({q for s in systems for q in s.values.get(measure, {})})
-    matrix = np.array([[s.values.get(measure, {}).get(q, 0.0) for q in queries] for s in systems])
-    filled = {s.name: len(queries) - len(s.values.get(measure, {})) for s in systems}
-    if any(filled.values()):
-        log.warning("%s: the systems were scored on different queries; %s of %d missing, scored 0", measure,
-                    ", ".join(f"{n} has {c}" for n, c in filled.items() if c), len(queries))
-    return queries, matrix, filled
+def _paired(systems: Sequence[System], measure: str) -> tuple[list[str], np.ndarray]:
+    """The queries every system was scored on (paired by id) and a [systems, queries] matrix. Systems
+    scored on different query sets are compared on the intersection, with a warning naming the counts."""
+    sets = [set(s.values.get(measure, {})) for s in systems]
+    queries = sorted(set.intersection(*sets))
+    if any(len(found) != len(queries) for found in sets):
+        log.warning("%s: the systems were scored on different queries (%s); compared on the %d they share", measure,
+                    ", ".join(f"{s.name} {len(found)}" for s, found in zip(systems, sets)), len(queries))
+    return queries, np.array([[s.values[measure][q] for q in queries] for s in systems])
 
 
 def compare(systems: Sequence[System], measures: Sequence[str] | None = None, baseline: str | None = None,
@@ -115,7 +116,8 @@ def compare(systems: Sequence[System], measures: Sequence[str] | None = None, ba
             else [(i, base) for i in range(len(group)) if i != base]
         found, raw = [], []
         for measure in wanted:
-            queries, matrix, filled = _paired(group, measure)
+            queries, matrix = _paired(group, measure)
+            filled = {s.name: s.without_results for s in group}
             if len(queries) < 2:
                 raise RagevalError(f"{dataset} {measure}: {len(queries)} scored queries; a comparison needs at least 2")
             rows = [Row(name, float(matrix[i].mean()), *interval(matrix[i], seed)) for i, name in enumerate(names)]
@@ -177,7 +179,7 @@ def render(tables: Sequence[Table], test: str, correction: str, alpha: float) ->
                          "-" if r.p is None else f"{r.p:.4f}", mark])
         head = ["system", t.measure, "95% interval", "difference", "p", ""]
         filled = sum(t.filled.values())
-        note = f"{t.n_queries} queries" + (f", {filled} missing values scored 0" if filled else "")
+        note = f"{t.n_queries} queries" + (f", {filled} without results scored 0 (as trec_eval does)" if filled else "")
         parts.append(f"{t.dataset}: {t.measure} ({note}; {test}, {correction} correction, alpha {alpha})\n"
                      + text_table(head, body))
     return "\n\n".join(parts)

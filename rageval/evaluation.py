@@ -21,6 +21,7 @@ class Results:
     per_query: dict[str, dict[str, float]]
     n_queries: int
     n_without_relevant: int
+    n_without_results: int = 0  # judged queries the run has no result for (scored 0, as trec_eval does)
     settings: dict[str, Any] = field(default_factory=dict)
     ties: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per ranking measure: queries whose tie group crosses the cut, and the mean's expected value,
@@ -88,7 +89,8 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     if corpus is not None and corpus is not parents:
         settings["document_rank"] = "rank of the document's best chunk"
     return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(scored),
-                   n_without_relevant=len(asked) - len(scored), settings=settings,
+                   n_without_relevant=len(asked) - len(scored),
+                   n_without_results=sum(1 for q in scored if not ranked.get(q)), settings=settings,
                    ties=tie_aware(judged, [m for m in parsed if m.label in RANKING_LABELS], per_query,
                                   len(parents) if parents is not None else None))
 

@@ -182,3 +182,48 @@ def test_tie_mark_in_the_leaderboard():
     text = leaderboard([near, far], ["P@5"])
     assert "0.3000†" in text.splitlines()[4] and "†" not in text.splitlines()[3]  # b is 0.006 away, a 0.004
     assert "† ties decide this value" in text
+
+
+def test_compare_reads_runs_made_elsewhere_beside_its_own(adi_runs, shared, tmp_path, capsys, caplog):
+    import shutil
+
+    out = tmp_path / "mixed"
+    shutil.copytree(adi_runs, out)
+    bm25 = next(f for f in out.glob("*/*") if json.loads((f / "metrics.json").read_text())["retriever"] == "bm25")
+    lines = (bm25 / "run.trec").read_text().splitlines()
+    first_query = lines[0].split()[0]
+    elsewhere = tmp_path / "elsewhere.trec"  # bm25's run without its first query, and without 2 queries' results
+    kept = [line for line in lines if line.split()[0] != first_query]
+    dropped = {line.split()[0] for line in kept[:1]}
+    elsewhere.write_text("\n".join(line for line in kept if line.split()[0] not in dropped) + "\n")
+    assert main(["evaluate", "--run", str(elsewhere), "--qrels", str(shared / "adi" / "qrels" / "test.tsv"),
+                 "--metric", "nDCG@10", "--metric", "MRR@10", "--out", str(out), "--dataset-name", "adi.test"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), "--metric", "nDCG@10", "--baseline", "bm25", "--json",
+                 str(tmp_path / "c.json")]) == 0
+    text = capsys.readouterr().out
+    assert "elsewhere" in text and "35 queries, 2 without results scored 0 (as trec_eval does)" in text
+    [table] = json.loads((tmp_path / "c.json").read_text())["tables"]
+    assert table["filled"]["elsewhere"] == 2 and table["filled"]["bm25"] == 0
+    # a system scored on fewer queries: the comparison runs on the queries all share, with a warning
+    rows = (bm25 / "per_query.jsonl").read_text().splitlines()
+    (bm25 / "per_query.jsonl").write_text("\n".join(rows[3:]) + "\n")
+    assert main(["compare", str(out), "--metric", "nDCG@10"]) == 0
+    assert "nDCG@10 (32 queries" in capsys.readouterr().out
+    assert "bm25 32" in caplog.text and "compared on the 32 they share" in caplog.text
+
+
+def test_across_datasets_by_hand():
+    from rageval.compare import Row, Table, across
+
+    def table(dataset, difference, p):
+        return Table(dataset, "nDCG@10", 10, {}, [Row("base", 0.5, 0.4, 0.6),
+                                                   Row("new", 0.5 + difference, 0.4, 0.7, "base", difference, p, p < 0.05)])
+
+    tables = [table("a", 0.10, 0.01), table("b", 0.02, 0.04), table("c", -0.03, 0.02)]
+    [summary] = across(tables, correction="holm")
+    # Holm over the three datasets: 0.01*3 = 0.03, 0.02*2 = 0.04, 0.04*1 -> 0.04: all below 0.05
+    assert (summary["better"], summary["worse"], summary["datasets"]) == (2, 1, 3)
+    assert summary["mean_difference"] == pytest.approx(0.03)
+    [bonferroni] = across(tables, correction="bonferroni")  # 0.03, 0.12, 0.06: only dataset a
+    assert (bonferroni["better"], bonferroni["worse"]) == (1, 0)
