@@ -9,7 +9,7 @@
 What a plugin author needs: the base class of each plugin kind (``DatasetLoader``, ``Retriever``,
 ``Chunker``, ``Generator``, ``Measure`` / ``TrecMeasure``), the capability protocols, the data
 model, the shared lexical ``Analyzer`` / ``Vocabulary`` and the top-k helpers. What a notebook
-needs: ``load_dataset``, ``get_retriever``, ``evaluate``, ``benchmark``, ``fuse``.
+needs: ``load_dataset``, ``get_retriever``, ``evaluate``, ``benchmark``, ``fuse``, ``results`` (a DataFrame).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .metrics.ranking import TrecMeasure
 from .plugins import (Chunker, DatasetLoader, EmbeddingRetriever, Generator, Retriever, VectorRetriever,
                       WeightedQueryRetriever)
 from .registry import create
+from .results_frame import results
 from .topk import top_k, top_k_rows
 from .trec import Run, read_qrels
 
@@ -39,5 +40,5 @@ def get_retriever(spec: str) -> Retriever:
 __all__ = ["Analyzer", "Chunker", "Corpus", "DataError", "Dataset", "DatasetLoader", "Document", "EmbeddingRetriever",
            "Generator", "Measure", "Outcome", "Qrels", "Queries", "RagevalError", "Results", "Retriever", "Run", "Span",
            "Spans", "SpecError", "TrecMeasure", "VectorRetriever", "Vocabulary", "WeightedQueryRetriever",
-           "benchmark", "evaluate", "fuse", "get_retriever", "load_dataset", "parse_measure", "read_qrels",
+           "benchmark", "evaluate", "fuse", "get_retriever", "load_dataset", "parse_measure", "read_qrels", "results",
            "top_k", "top_k_rows", "__version__"]

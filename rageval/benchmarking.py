@@ -21,8 +21,8 @@ from .cache import cache_dir
 from .data import Corpus, Dataset
 from .datasets import dataset_loader, load_dataset
 from .errors import RagevalError, SpecError
-from .evaluation import DEFAULT_METRICS, evaluate, max_cutoff
-from .files import remove_stale, write_json
+from .evaluation import DEFAULT_METRICS, curves, evaluate, max_cutoff
+from .files import remove_stale, write_json, write_jsonl
 from .metrics import Measure, parse_measures
 from .plugins import Retriever
 from .retrieval import retrieve
@@ -31,6 +31,7 @@ from .significance import interval
 from .training import TrainingData
 
 log = logging.getLogger("rageval")
+CURVE_DEPTH = 100  # measure@k curves in metrics.json run from k = 1 to this (or the run's depth)
 
 
 @dataclass
@@ -126,13 +127,14 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         results = evaluate(dataset, run, scoring.measures, corpus=corpus,
                            ignore_identical_ids=scoring.ignore_identical_ids)
         intervals = {m: list(interval(list(v.values()))) for m, v in results.per_query.items() if len(v) >= 2}
+        at_k = curves(dataset, run, min(depth, CURVE_DEPTH), corpus, scoring.ignore_identical_ids)
         timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
         scored = {q for values in results.per_query.values() for q in values}
         folder.write_scores(
             ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
              for q in dataset.queries.ids if q in scored),
             {"dataset": dataset.label, "retriever": label, "metrics": results.means, "intervals": intervals,
-             "ties": results.ties, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant, "n_queries_without_results": results.n_without_results,
+             "ties": results.ties, "curves": at_k, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant, "n_queries_without_results": results.n_without_results,
              "n_documents_searched": len(corpus), "run": settings, "run_sha256": folder.run_sha256,
              "request": scoring.request(), "evaluation": results.settings,
              "timings": timings, "versions": _versions(), "run_meta": run.meta})
@@ -221,6 +223,8 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     outcomes = []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
         training = TrainingData(spec_of_dataset, loader)
+        write_jsonl(out / slug(dataset.label) / "queries.jsonl",  # query texts, for the report
+                    ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
         for chunker_spec, chunker in made:
             corpus = chunker.chunk(dataset.corpus) if chunker else dataset.corpus
             for spec in retrievers:

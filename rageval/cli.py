@@ -93,6 +93,10 @@ def _run(args: argparse.Namespace) -> int:
                          split=args.split, ignore_identical_ids=args.ignore_identical_ids,
                          resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed)
     print(leaderboard(outcomes, [m.name for m in measures], _baseline_marks(args, outcomes, measures)))
+    if args.report and any(not o.error for o in outcomes):
+        from .report_page import write_report
+
+        print(f"\nreport: {write_report(args.out, baseline=args.baseline, seed=args.seed)}")
     print(f"\nresults: {args.out}/results.json")
     return 1 if any(o.error for o in outcomes) else 0
 
@@ -161,6 +165,36 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .report_page import write_report
+
+    path = write_report(args.out, args.html, args.baseline, args.ifrag or (), args.seed)
+    print(f"report: {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .results_frame import export
+
+    target = args.file or str(Path(args.out) / f"results{'.per_query' if args.per_query else ''}.{args.format}")
+    print(f"exported: {export(args.out, target, args.format, args.per_query)}")
+    return 0
+
+
+def _add_report_and_export(sub) -> None:
+    r = sub.add_parser("report", help="write one self-contained HTML page of an output folder")
+    r.add_argument("out", help="a folder written by rageval run (or rageval evaluate --out)")
+    r.add_argument("--html", help="the page to write (default: OUT/report.html)")
+    r.add_argument("--baseline", help="the system differences and marks are taken against (default: the first)")
+    r.add_argument("--ifrag", action="append", metavar="FILE", help="also show a rageval ifrag score file (repeatable)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the tests and intervals (default 0)")
+    x = sub.add_parser("export", help="the results of an output folder as csv, parquet or jsonl")
+    x.add_argument("out", help="a folder written by rageval run (or rageval evaluate --out)")
+    x.add_argument("--format", choices=("csv", "parquet", "jsonl"), default="csv")
+    x.add_argument("--per-query", action="store_true", help="one row per query and measure")
+    x.add_argument("--file", help="where to write (default: OUT/results[.per_query].FORMAT)")
+
+
 def _add_evaluate_and_compare(sub) -> None:
     e = sub.add_parser("evaluate", help="score a TREC run file made elsewhere against qrels (no corpus needed)")
     e.add_argument("--run", required=True, help="a TREC run file: qid Q0 docid rank score tag")
@@ -209,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sample", type=int, metavar="N",
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--report", action="store_true", help="also write OUT/report.html (pip install 'rageval[report]')")
     p.add_argument("--baseline", metavar="SPEC",
                    help="mark retrievers significantly better / worse than this one (one of the --retriever specs)")
     p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
@@ -221,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("-v", "--verbose", action="store_true", help="each plugin's full description and options")
     ifrag_cli.add_commands(sub)
     _add_evaluate_and_compare(sub)
+    _add_report_and_export(sub)
     args = parser.parse_args(argv)
     log = logging.getLogger("rageval")
     if not log.handlers:
@@ -236,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "ifrag":
             return ifrag_cli.run_build(args) if args.ifrag_command == "build" else ifrag_cli.run_score(args)
         if args.command is None:

@@ -14,9 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import DataError, RagevalError
-from .jsonl import read_jsonl
-from .run_folder import read_json
+from .errors import RagevalError
+from .run_records import read_output
 from .significance import correct, interval, p_values
 
 log = logging.getLogger("rageval")
@@ -33,29 +32,9 @@ class System:
 
 
 def read_systems(out: Path) -> list[System]:
-    """Every pair folder under ``out`` with a metrics.json and its per_query.jsonl, in folder order."""
-    systems = []
-    for path in sorted(Path(out).glob("*/*/metrics.json")):
-        meta = read_json(path)
-        if not isinstance(meta, dict) or "dataset" not in meta or "retriever" not in meta:
-            log.warning("%s is not a rageval metrics file: left out", path)
-            continue
-        system = System(str(meta["dataset"]), str(meta["retriever"]),
-                        without_results=int(meta.get("n_queries_without_results", 0)))
-        for line_no, row in read_jsonl(path.parent / "per_query.jsonl"):
-            qid = row.get("query_id")
-            if not isinstance(qid, str):
-                raise DataError(path.parent / "per_query.jsonl", f'"query_id" must be a string, got {qid!r}', line_no)
-            for measure, value in row.items():
-                if measure != "query_id":
-                    if not isinstance(value, (int, float)) or isinstance(value, bool):
-                        raise DataError(path.parent / "per_query.jsonl",
-                                        f"{measure} of {qid!r} is not a number: {value!r}", line_no)
-                    system.values.setdefault(measure, {})[qid] = float(value)
-        systems.append(system)
-    if not systems:
-        raise RagevalError(f"{out}: no finished run (no <dataset>/<system>/metrics.json below it)")
-    return systems
+    """Every finished pair under ``out`` (``rageval.run_records``), in folder order."""
+    return [System(p.dataset, p.system, p.per_query, int(p.metrics.get("n_queries_without_results", 0)))
+            for p in read_output(out).finished()]
 
 
 @dataclass
@@ -96,9 +75,9 @@ def _paired(systems: Sequence[System], measure: str) -> tuple[list[str], np.ndar
 
 def compare(systems: Sequence[System], measures: Sequence[str] | None = None, baseline: str | None = None,
             pairwise: bool = False, test: str = "randomization", correction: str = "holm", alpha: float = 0.05,
-            seed: int = 0, permutations: int = 10_000) -> list[Table]:
+            seed: int = 0, permutations: int = 10_000, intervals: bool = True) -> list[Table]:
     """One table per dataset and measure; the correction runs over every comparison of all of them
-    for one dataset."""
+    for one dataset. ``intervals=False`` leaves out the bootstrap intervals (low = high = the mean)."""
     tables = []
     for dataset in dict.fromkeys(s.dataset for s in systems):
         group = [s for s in systems if s.dataset == dataset]
@@ -114,19 +93,31 @@ def compare(systems: Sequence[System], measures: Sequence[str] | None = None, ba
         base = names.index(baseline) if baseline is not None else 0
         pairs = [(i, j) for i in range(len(group)) for j in range(i + 1, len(group))] if pairwise \
             else [(i, base) for i in range(len(group)) if i != base]
-        found, raw = [], []
+        found = []
         for measure in wanted:
             queries, matrix = _paired(group, measure)
-            filled = {s.name: s.without_results for s in group}
             if len(queries) < 2:
                 raise RagevalError(f"{dataset} {measure}: {len(queries)} scored queries; a comparison needs at least 2")
-            rows = [Row(name, float(matrix[i].mean()), *interval(matrix[i], seed)) for i, name in enumerate(names)]
-            if pairs:
-                p = p_values(matrix[[i for i, _ in pairs]], matrix[[j for _, j in pairs]], test, permutations, seed)
-                raw.extend(p)
-            found.append((Table(dataset, measure, len(queries), filled, rows), matrix))
+            rows = [Row(name, float(matrix[i].mean()),
+                        *(interval(matrix[i], seed) if intervals else (float(matrix[i].mean()),) * 2))
+                    for i, name in enumerate(names)]
+            filled = {s.name: s.without_results for s in group}
+            found.append((Table(dataset, measure, len(queries), filled, rows), matrix, tuple(queries)))
+        by_queries: dict[tuple[str, ...], list[int]] = {}
+        for index, (_, _, queries) in enumerate(found):
+            by_queries.setdefault(queries, []).append(index)
+        p_of: dict[int, np.ndarray] = {}
+        for indices in by_queries.values():  # measures on the same queries share one set of flips
+            if not pairs:
+                break
+            a = np.vstack([found[i][1][[x for x, _ in pairs]] for i in indices])
+            b = np.vstack([found[i][1][[y for _, y in pairs]] for i in indices])
+            p = p_values(a, b, test, permutations, seed)
+            for n, i in enumerate(indices):
+                p_of[i] = p[n * len(pairs):(n + 1) * len(pairs)]
+        raw = [p for i in range(len(found)) for p in p_of.get(i, [])]
         adjusted = iter(correct(raw, correction))
-        for table, matrix in found:
+        for table, matrix, _ in found:
             if pairwise:
                 extra = []
                 for i, j in pairs:

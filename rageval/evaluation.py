@@ -44,7 +44,7 @@ def span_units(measures: Iterable[Measure]) -> str | dict[str, str] | None:
 def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
              measures: Sequence[str | Measure] = DEFAULT_METRICS, spans: Spans | None = None,
              parents: Corpus | None = None, *, corpus: Corpus | None = None, queries: Iterable[str] | None = None,
-             ignore_identical_ids: bool = False) -> Results:
+             ignore_identical_ids: bool = False, tie_aware_values: bool = True) -> Results:
     """Score ``run`` against ``qrels`` (a Dataset stands for its qrels, spans, documents and queries).
 
     Averages are over every query (of ``queries``, default: those of the qrels) with at least one
@@ -53,7 +53,8 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     document whose id equals the query id is dropped from the results first (BEIR's option).
     ``corpus`` is what was searched when it is not ``parents`` (a chunked corpus): ranking measures
     then see each document at the rank of its best chunk. Span measures score ``spans`` (reference
-    spans into ``parents``), averaged over the queries that have them.
+    spans into ``parents``), averaged over the queries that have them. ``tie_aware_values`` adds,
+    per ranking measure, the expectation and range over orders of tied documents (``Results.ties``).
     """
     if isinstance(qrels, Dataset):
         dataset = qrels
@@ -92,7 +93,19 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
                    n_without_relevant=len(asked) - len(scored),
                    n_without_results=sum(1 for q in scored if not ranked.get(q)), settings=settings,
                    ties=tie_aware(judged, [m for m in parsed if m.label in RANKING_LABELS], per_query,
-                                  len(parents) if parents is not None else None))
+                                  len(parents) if parents is not None else None) if tie_aware_values else {})
+
+
+CURVES = ("Recall", "nDCG", "Sufficiency")
+
+
+def curves(dataset: Dataset, run: Run, depth: int, corpus: Corpus | None = None,
+           ignore_identical_ids: bool = False) -> dict[str, list[float]]:
+    """Means of Recall@k, nDCG@k and Sufficiency@k for k = 1..``depth`` (the report's measure@k curves)."""
+    names = [f"{family}@{k}" for family in CURVES for k in range(1, depth + 1)]
+    means = evaluate(dataset, run, names, corpus=corpus, ignore_identical_ids=ignore_identical_ids,
+                     tie_aware_values=False).means
+    return {family: [means[f"{family}@{k}"] for k in range(1, depth + 1)] for family in CURVES}
 
 
 def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[str, Mapping[str, float]],

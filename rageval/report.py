@@ -28,10 +28,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), "  ".join("-" * w for w in widths).rstrip(), *map(line, rows)])
 
 
-def tie_marked(outcome: Outcome, measure: str, tolerance: float = 0.005) -> bool:
-    """Whether trec_eval's value (ties by doc id) lies more than ``tolerance`` from the tie-aware expectation."""
-    ties = outcome.ties.get(measure)
-    return bool(ties) and abs(outcome.means.get(measure, 0.0) - ties["expected"]) > tolerance
+def tie_marked_values(means: dict[str, float], ties: dict[str, dict[str, float]],
+                      tolerance: float = 0.005) -> dict[str, bool]:
+    """Per measure, whether trec_eval's value (ties by doc id) lies more than ``tolerance`` from the
+    tie-aware expectation."""
+    return {m: m in ties and abs(v - ties[m]["expected"]) > tolerance for m, v in means.items()}
+
+
+def tie_marked(outcome: Outcome, measure: str) -> bool:
+    return tie_marked_values(outcome.means, outcome.ties).get(measure, False)
 
 
 def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str],

@@ -27,16 +27,17 @@ def retrieve(retriever: Retriever, dataset: Dataset, depth: int, training: Train
         retriever.fit(*training.splits(retriever))
         timings["fit_s"] = round(time.perf_counter() - start, 4)
     start = time.perf_counter()
-    cached = cached_index(retriever, corpus)
+    cached, index_bytes = cached_index(retriever, corpus)
     index_s = time.perf_counter() - start
     start = time.perf_counter()
     run = retriever.search(dataset.queries, depth)
     search_s = time.perf_counter() - start
     if isinstance(retriever, EmbeddingRetriever):
+        vectors = retriever.document_vectors()
+        index_bytes = index_bytes if index_bytes is not None else int(vectors.nbytes)
         run.meta["embedding_diagnostics"] = diagnostics(
-            dataset.queries.ids, retriever.query_vectors(dataset.queries), corpus, retriever.document_vectors(),
-            dataset.qrels)
+            dataset.queries.ids, retriever.query_vectors(dataset.queries), corpus, vectors, dataset.qrels)
         log.info("%s embedding space: %s", retriever.name,
                  ", ".join(f"{k} {v:.4f}" for k, v in run.meta["embedding_diagnostics"].items() if k != "n_queries"))
-    return run, {**timings, "index_s": round(index_s, 4), "index_from_cache": cached, "search_s": round(search_s, 4),
+    return run, {**timings, "index_s": round(index_s, 4), "index_from_cache": cached, "index_bytes": index_bytes, "search_s": round(search_s, 4),
                  "queries_per_s": round(len(dataset.queries) / search_s, 1) if search_s else None}

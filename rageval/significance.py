@@ -28,24 +28,28 @@ def randomization(differences: np.ndarray, n: int = 10_000, seed: int = 0) -> np
     """Two-sided paired randomization test (Fisher) of each row of ``differences`` ([pairs, queries]):
     the share of sign flips whose |mean| reaches the observed |mean|. When 2^queries <= ``n`` every
     flip is enumerated and the p-value is exact; otherwise ``n`` random flips (seeded) are used, the
-    same for every row."""
+    same for every row. A flip of the set F of queries turns the sum S into S - 2 sum_F d: one 0/1
+    matrix product per block of flips serves every row."""
     d = np.atleast_2d(np.asarray(differences, dtype=np.float64))
     _check(d)
     q = d.shape[1]
-    observed = np.abs(d.sum(axis=1))
+    total_sum = d.sum(axis=1)
+    observed = np.abs(total_sum)
     tolerance = 1e-9 * np.abs(d).sum(axis=1) + 1e-12  # the same sum in another order is the same value
     exact = q < 63 and 2 ** q <= n
     total = 2 ** q if exact else n
     hits = np.zeros(len(d), dtype=np.int64)
     rng = np.random.default_rng(seed)
+    columns = np.ascontiguousarray(d.T)
     for start in range(0, total, _BLOCK):
         size = min(_BLOCK, total - start)
         if exact:
-            codes = np.arange(start, start + size, dtype=np.int64)[:, None] >> np.arange(q, dtype=np.int64)
-            signs = 1.0 - 2.0 * (codes & 1)
+            flips = (np.arange(start, start + size, dtype=np.int64)[:, None] >> np.arange(q, dtype=np.int64)) & 1
         else:
-            signs = 1.0 - 2.0 * rng.integers(0, 2, size=(size, q), dtype=np.int8)
-        hits += (np.abs(signs @ d.T) >= observed - tolerance).sum(axis=0)
+            packed = rng.integers(0, 256, size=(size, (q + 7) // 8), dtype=np.uint8)
+            flips = np.unpackbits(packed, axis=1, count=q)
+        flipped = flips.astype(np.float64) @ columns
+        hits += (np.abs(total_sum - 2.0 * flipped) >= observed - tolerance).sum(axis=0)
     return hits / total
 
 

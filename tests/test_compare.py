@@ -74,7 +74,7 @@ def test_evaluate_a_run_file_equals_pytrec_eval(tmp_path, capsys):
     run.write_text("q1 Q0 b 1 0.9 x\nq1 Q0 a 2 0.5 x\nq1 Q0 d 3 0.5 x\nq1 Q0 c 4 0.1 x\nq3 Q0 e 1 1.0 x\n")
     assert main(["evaluate", "--run", str(run), "--qrels", str(qrels), "--metric", "nDCG@3", "--metric", "P@2",
                  "--out", str(tmp_path / "o")]) == 0
-    [folder] = (tmp_path / "o").glob("*/*")
+    [folder] = (tmp_path / "o").glob("*/*/")
     rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
     reference = pytrec_eval.RelevanceEvaluator(read_qrels(qrels), {"ndcg_cut.3", "P.2"}).evaluate(
         Run.read_trec(run).to_dict())
@@ -106,7 +106,7 @@ def test_compare_on_real_runs(adi_runs, tmp_path, capsys):
     base, *others = table["rows"]
     assert base["system"] == "bm25" and base["p"] is None
     per_query = {}
-    for folder in adi_runs.glob("*/*"):
+    for folder in adi_runs.glob("*/*/"):
         meta = json.loads((folder / "metrics.json").read_text())
         rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
         per_query[meta["retriever"]] = np.array([r["nDCG@10"] for r in sorted(rows, key=lambda r: r["query_id"])])
@@ -161,7 +161,7 @@ def test_run_baseline_marks_agree_with_compare(shared, tmp_path, capsys):
             assert f"{r['mean']:.4f}{mark}" in line.split()
             marked += bool(mark)
     assert marked, "the whitespace tokenizer should differ significantly from bm25 on cranfield"
-    for folder in (out).glob("*/*"):
+    for folder in (out).glob("*/*/"):
         meta = json.loads((folder / "metrics.json").read_text())
         rows = [json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()]
         assert meta["intervals"]["nDCG@10"] == list(interval([r["nDCG@10"] for r in rows]))
@@ -189,7 +189,7 @@ def test_compare_reads_runs_made_elsewhere_beside_its_own(adi_runs, shared, tmp_
 
     out = tmp_path / "mixed"
     shutil.copytree(adi_runs, out)
-    bm25 = next(f for f in out.glob("*/*") if json.loads((f / "metrics.json").read_text())["retriever"] == "bm25")
+    bm25 = next(f for f in out.glob("*/*/") if json.loads((f / "metrics.json").read_text())["retriever"] == "bm25")
     lines = (bm25 / "run.trec").read_text().splitlines()
     first_query = lines[0].split()[0]
     elsewhere = tmp_path / "elsewhere.trec"  # bm25's run without its first query, and without 2 queries' results

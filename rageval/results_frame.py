@@ -1,0 +1,55 @@
+"""``rageval.results`` and ``rageval export``: the finished runs of an output folder as a table
+(pandas), one row per dataset x system x measure, or per query."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import RagevalError
+from .run_records import read_output
+
+if TYPE_CHECKING:
+    import pandas
+
+FORMATS = ("csv", "parquet", "jsonl")
+
+
+def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
+    """Columns dataset, system, measure, value, plus low / high (the 95% interval) and n_queries;
+    with ``per_query``, dataset, system, query_id, measure, value."""
+    import pandas as pd
+
+    output = read_output(out, per_query=per_query)
+    rows = []
+    for p in output.finished():
+        if per_query:
+            rows += [{"dataset": p.dataset, "system": p.system, "query_id": q, "measure": m, "value": v}
+                     for m, values in p.per_query.items() for q, v in values.items()]
+            continue
+        intervals = p.metrics.get("intervals") or {}
+        rows += [{"dataset": p.dataset, "system": p.system, "measure": m, "value": v,
+                  "low": intervals.get(m, [None, None])[0], "high": intervals.get(m, [None, None])[1],
+                  "n_queries": p.metrics.get("n_queries")} for m, v in p.metrics["metrics"].items()]
+    columns = ["dataset", "system", "query_id", "measure", "value"] if per_query else \
+        ["dataset", "system", "measure", "value", "low", "high", "n_queries"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def export(out: str | Path, target: str | Path, fmt: str = "csv", per_query: bool = False) -> Path:
+    """Write ``results(out, per_query)`` to ``target`` as csv, parquet or jsonl (atomically)."""
+    from .files import atomic_open
+
+    if fmt not in FORMATS:
+        raise RagevalError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    frame = results(out, per_query)
+    target = Path(target)
+    if fmt == "parquet":
+        with atomic_open(target, "wb") as f:
+            frame.to_parquet(f, index=False)
+    else:
+        with atomic_open(target) as f:
+            if fmt == "csv":
+                frame.to_csv(f, index=False)
+            else:
+                frame.to_json(f, orient="records", lines=True, force_ascii=False)
+    return target
