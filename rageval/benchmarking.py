@@ -223,12 +223,15 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     outcomes = []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
         training = TrainingData(spec_of_dataset, loader)
-        write_jsonl(out / slug(dataset.label) / "queries.jsonl",  # query texts, for the report
-                    ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
         for chunker_spec, chunker in made:
             corpus = chunker.chunk(dataset.corpus) if chunker else dataset.corpus
             for spec in retrievers:
                 outcome = run_one(dataset, spec, scoring, depth, out, resume, chunker_spec, corpus, training)
                 outcomes.append(outcome)
                 results.update(pair_folder(out, dataset.label, spec, chunker_spec), outcome)
+        try:  # the query texts, for the report's hover text; the scores do not depend on them
+            write_jsonl(out / slug(dataset.label) / "queries.jsonl",
+                        ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
+        except RagevalError as e:
+            log.warning("%s (the report will show query ids without their text)", e)
     return outcomes

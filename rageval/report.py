@@ -11,9 +11,9 @@ MARKS = "▲▼†"
 
 def _is_number(cell: str) -> bool:
     try:
-        float(cell.rstrip(MARKS))
+        float(str(cell).rstrip(MARKS))
     except ValueError:
-        return cell == "-"
+        return str(cell) == "-"
     return True
 
 
