@@ -65,7 +65,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rageval-mutation-"))
     _copy_project(work)
     _configure(work, modules)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CI": "",
+    # mutmut forks a child per mutant from a process that ran the tests: thread pools (OpenMP in torch,
+    # the tokenizers' Rust pool) do not survive a fork and hang the child, so they stay single-threaded
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CI": "", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "TOKENIZERS_PARALLELISM": "false",
            "RAGEVAL_SHARED_DATASETS": os.environ.get("RAGEVAL_SHARED_DATASETS", str(ROOT.parent / "shared" / "datasets"))}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 2)], cwd=work,

@@ -1,7 +1,9 @@
 """``dense`` — a sentence-transformers bi-encoder searched through a FAISS index (flat, HNSW or IVF)."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -43,6 +45,7 @@ class Dense(Retriever):
 
     name = "dense"
     default_run = True
+    cacheable = True  # the FAISS index is saved in the index cache (config() holds the model's identity)
     runtime_options = ("batch_size", "device", "block_size")
 
     def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf"] = "flat",
@@ -87,6 +90,25 @@ class Dense(Retriever):
         self.faiss = build_index(self.vectors, self.kind, *self.hnsw, *self.ivf)
         self.encoder.model  # noqa: B018 - loaded here, so search times measure queries only
 
+    def save(self, folder: Path) -> None:
+        """The FAISS index and the document ids (the index holds the vectors)."""
+        import faiss
+
+        faiss.write_index(self.faiss, str(folder / "index.faiss"))
+        (folder / "ids.json").write_text(json.dumps(self.corpus.ids), encoding="utf-8")
+
+    def load(self, folder: Path) -> None:
+        import faiss
+
+        self.faiss = faiss.read_index(str(folder / "index.faiss"))
+        if self.kind == "hnsw":
+            self.faiss.hnsw.efSearch = self.hnsw[2]
+        elif self.kind == "ivf":
+            self.faiss.nprobe = min(self.ivf[1], self.faiss.nlist)
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        self.corpus, self.vectors = Corpus(ids=ids, texts=[""] * len(ids)), None
+        self.encoder.model  # noqa: B018 - loaded here, so search times measure queries only
+
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Query vectors for texts."""
         with bar(len(texts), "encode queries", unit="query") as progress:
@@ -96,6 +118,11 @@ class Dense(Retriever):
         return self.encode_texts(queries.texts)
 
     def document_vectors(self) -> np.ndarray:
+        """The indexed vectors (read back from the FAISS index when it came from the cache)."""
+        if self.vectors is None:
+            if self.kind == "ivf":
+                self.faiss.make_direct_map()
+            self.vectors = self.faiss.reconstruct_n(0, self.faiss.ntotal)
         return self.vectors
 
     def search(self, queries: Queries, k: int) -> Run:

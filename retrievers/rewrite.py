@@ -32,6 +32,7 @@ from rageval import registry
 from rageval.data import Corpus, Queries
 from rageval.errors import SpecError
 from rageval.fusion import fuse
+from rageval.index_cache import cached_index
 from rageval.plugins import Retriever, VectorRetriever, WeightedQueryRetriever
 from rageval.trec import Run
 
@@ -75,10 +76,10 @@ class Stage:
 
 
 class AsIs(Stage):
-    """Documents indexed by the base as they are."""
+    """Documents indexed by the base as they are (its index cached when the base saves one)."""
 
     def index(self, corpus: Corpus) -> None:
-        self.rw.base.index(corpus)
+        cached_index(self.rw.base, corpus)
 
 
 class RegeneratedDocuments(Stage):
@@ -103,7 +104,7 @@ class RegeneratedDocuments(Stage):
                                                     fields=("text",)))
             rw.base.index_vectors(corpus, mean_vectors(rw.base.encode_corpus(corpus), rewrites, encode))
         else:
-            rw.base.index(Corpus(ids=corpus.ids, texts=combine_texts(contents, rewrites), fields=("text",)))
+            cached_index(rw.base, Corpus(ids=corpus.ids, texts=combine_texts(contents, rewrites), fields=("text",)))
 
 
 class FeedbackQueries(Stage):

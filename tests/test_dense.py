@@ -119,3 +119,19 @@ def test_hnsw_recall_against_flat_on_cosqa(shared):
     ivf.index(ds.corpus)
     assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ivf.search_vectors(ds.queries.ids, q, 10).indices,
                                                             exact)]) >= 0.9
+
+
+@pytest.mark.parametrize("index", ["flat", "hnsw", "ivf"])
+def test_the_faiss_index_is_reused_from_the_cache(adi, fresh_cache, index):
+    from rageval.index_cache import cached_index
+
+    spec = f"dense:index={index}" + (",nlist=4" if index == "ivf" else "")
+    first = get_retriever(spec)
+    assert cached_index(first, adi.corpus)[0] is False and first.encoder.calls == len(adi.corpus)  # built
+    second = get_retriever(spec)
+    from_cache, size = cached_index(second, adi.corpus)
+    assert from_cache and size > 0 and second.encoder.calls == 0  # no encoding, no index build
+    run_first, run_second = first.search(adi.queries, 10), second.search(adi.queries, 10)
+    np.testing.assert_array_equal(run_first.indices, run_second.indices)
+    np.testing.assert_array_equal(run_first.scores, run_second.scores)
+    np.testing.assert_allclose(second.document_vectors(), first.document_vectors(), rtol=0, atol=1e-6)

@@ -203,3 +203,19 @@ def test_gar_with_the_local_model(tiny):
     gar = retriever("rewrite:method=gar,generator=[local:max_new_tokens=16]", tiny)
     run = gar.search(tiny.queries, 4)
     assert run.meta["rewrite"]["generator_calls"] == 2 and (run.indices[:, 0] >= 0).all()
+
+
+def test_rewrite_reuses_its_base_index_from_the_cache(shared, tmp_path, monkeypatch):
+    from retrievers.bm25 import BM25
+
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
+    ds = load_dataset(str(shared / "adi"))
+    built = []
+    real = BM25.index
+    monkeypatch.setattr(BM25, "index", lambda self, corpus: (built.append(1), real(self, corpus))[1])
+    first = registry.create("retrievers", "rewrite:base=bm25,method=rm3")
+    first.index(ds.corpus)
+    second = registry.create("retrievers", "rewrite:base=bm25,method=rm3")
+    second.index(ds.corpus)
+    assert built == [1]  # the second base index came from the cache
+    assert first.search(ds.queries, 10).to_dict() == second.search(ds.queries, 10).to_dict()
