@@ -24,12 +24,11 @@ def top_k_rows(rows: Iterable[tuple[np.ndarray, np.ndarray]], n_rows: int, k: in
                tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``top_k`` of each row's (candidates, scores), as ``[n_rows, k]`` positions (−1 pads a row
     with fewer than k candidates) and scores (0 there)."""
-    indices = np.full((n_rows, k), -1, dtype=np.int64)
-    scores = np.zeros((n_rows, k), dtype=np.float64)
+    indices = np.full((n_rows, k), -1)  # numpy's default int (int64) and float (float64)
+    scores = np.zeros((n_rows, k))
     for row, (candidates, values) in enumerate(rows):
         if len(candidates):
-            pos, val = top_k(np.asarray(candidates, dtype=np.int64), np.asarray(values, dtype=np.float64), k,
-                             tie_rank)
+            pos, val = top_k(np.asarray(candidates), np.asarray(values), k, tie_rank)
             indices[row, :len(pos)], scores[row, :len(pos)] = pos, val
     return indices, scores
 

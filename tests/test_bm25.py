@@ -59,5 +59,5 @@ def test_top_k_breaks_ties_by_doc_id_descending():
     assert [ids[p] for p in pos] == ["d3", "d2"] and sc.tolist() == [2.0, 1.0]
     dense_pos, dense_sc = top_k_dense(np.array([[1.0, 2.0, 1.0, 1.0], [0.0, 0.0, 5.0, 0.0]]), 3, tie_rank)
     assert [[ids[p] for p in row] for row in dense_pos] == [["d3", "d2", "d1"], ["d2", "d3", "d1"]]
-    pos, _ = top_k_dense(np.array([[1.0, 2.0]]), 4, tie_rank[:2])
-    assert pos.tolist() == [[1, 0, -1, -1]]
+    pos, sc = top_k_dense(np.array([[1.0, 2.0]]), 4, tie_rank[:2])
+    assert pos.tolist() == [[1, 0, -1, -1]] and sc.tolist() == [[2.0, 1.0, 0.0, 0.0]]  # padding: -1, score 0

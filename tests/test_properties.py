@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rageval import Corpus, Dataset, Queries, Run, evaluate, registry
 from rageval.metrics import parse_measures
 from rageval.spans import SpanScorer
-from rageval.topk import top_k, top_k_dense
+from rageval.topk import top_k, top_k_dense, top_k_rows
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]),
@@ -88,10 +88,19 @@ def test_the_cut_keeps_what_trec_eval_keeps(scores, k, rng):
     tie_rank = Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
     values = np.array(scores, dtype=float)
     expected = sorted(range(len(ids)), key=lambda i: (-values[i], tuple(-ord(c) for c in ids[i])))[:k]
-    pos, _ = top_k(np.arange(len(ids)), values, k, tie_rank)
-    assert pos.tolist() == expected
-    dense, _ = top_k_dense(values[None, :], k, tie_rank)
-    assert [p for p in dense[0].tolist() if p >= 0] == expected
+    pos, top = top_k(np.arange(len(ids)), values, k, tie_rank)
+    assert pos.tolist() == expected and top.tolist() == values[expected].tolist()
+    # several rows at once: each row cut by the same rule, short rows padded with -1 and score 0
+    rows = np.stack([values, values[::-1], np.roll(values, 1)])
+    dense, dense_scores = top_k_dense(rows, k, tie_rank)
+    sparse, sparse_scores = top_k_rows(((np.arange(len(ids)), row) for row in rows), len(rows), k, tie_rank)
+    for r, row in enumerate(rows):
+        want = sorted(range(len(ids)), key=lambda i: (-row[i], tuple(-ord(c) for c in ids[i])))[:k]
+        padded = want + [-1] * (k - len(want))
+        padded_scores = row[want].tolist() + [0.0] * (k - len(want))
+        for got, got_scores in ((dense, dense_scores), (sparse, sparse_scores)):
+            assert got.shape == got_scores.shape == (3, k)
+            assert got[r].tolist() == padded and got_scores[r].tolist() == padded_scores
 
 
 @SETTINGS
