@@ -91,7 +91,8 @@ def test_the_cut_keeps_what_trec_eval_keeps(scores, k, rng):
     pos, top = top_k(np.arange(len(ids)), values, k, tie_rank)
     assert pos.tolist() == expected and top.tolist() == values[expected].tolist()
     # several rows at once: each row cut by the same rule, short rows padded with -1 and score 0
-    rows = np.stack([values, values[::-1], np.roll(values, 1)])
+    distinct = np.array(rng.sample(range(1000), len(ids)), dtype=float)  # no tie: the cut alone decides
+    rows = np.stack([values, values[::-1], np.roll(values, 1), distinct])
     dense, dense_scores = top_k_dense(rows, k, tie_rank)
     sparse, sparse_scores = top_k_rows(((np.arange(len(ids)), row) for row in rows), len(rows), k, tie_rank)
     for r, row in enumerate(rows):
@@ -99,7 +100,7 @@ def test_the_cut_keeps_what_trec_eval_keeps(scores, k, rng):
         padded = want + [-1] * (k - len(want))
         padded_scores = row[want].tolist() + [0.0] * (k - len(want))
         for got, got_scores in ((dense, dense_scores), (sparse, sparse_scores)):
-            assert got.shape == got_scores.shape == (3, k)
+            assert got.shape == got_scores.shape == (4, k)
             assert got[r].tolist() == padded and got_scores[r].tolist() == padded_scores
 
 
