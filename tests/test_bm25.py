@@ -61,3 +61,20 @@ def test_top_k_breaks_ties_by_doc_id_descending():
     assert [[ids[p] for p in row] for row in dense_pos] == [["d3", "d2", "d1"], ["d2", "d3", "d1"]]
     pos, sc = top_k_dense(np.array([[1.0, 2.0]]), 4, tie_rank[:2])
     assert pos.tolist() == [[1, 0, -1, -1]] and sc.tolist() == [[2.0, 1.0, 0.0, 0.0]]  # padding: -1, score 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_top_k_dense_on_large_rows_equals_a_full_sort(seed):
+    """Thousands of documents, so the partial selection (argpartition) really runs: with many ties and
+    without any, every row's cut is the one a full sort by (score desc, doc id desc) gives."""
+    rng = np.random.default_rng(seed)
+    ids = [f"doc{i:05d}" for i in rng.permutation(3000)]
+    tie_rank = Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
+    small_tie = rng.random((6, 3000))  # distinct scores but one 4-way tie at ranks 23..26, across the cut at 25
+    for row in small_tie:
+        row[np.argsort(-row)[22:26]] = row[np.argsort(-row)[22]]
+    for scores in (rng.integers(0, 40, size=(6, 3000)).astype(float), rng.random((6, 3000)), small_tie):
+        pos, top = top_k_dense(scores, 25, tie_rank)
+        for row in range(len(scores)):
+            want = sorted(range(3000), key=lambda i: (-scores[row, i], -tie_rank[i]))[:25]
+            assert pos[row].tolist() == want and top[row].tolist() == scores[row, want].tolist()
