@@ -3,6 +3,9 @@ the training split the runner picks, and the embedding diagnostics."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -162,7 +165,8 @@ def test_fit_needs_a_train_split(mini, tmp_path):
     assert TrainingData(str(only_test)).splits(retriever)[0].split == "train"
 
 
-def test_runner_trains_then_evaluates(tmp_path):
+def _mini_beir(tmp_path):
+    """40 stdlib functions and their docstring queries: 30 to train on, 10 to test."""
     full = load_dataset("code:stdlib", "train")
     lines, train, test = [], [], []
     for i, q in enumerate(full.queries.ids[:40]):
@@ -173,6 +177,11 @@ def test_runner_trains_then_evaluates(tmp_path):
     root = write_beir(tmp_path / "code", lines, queries,
                       "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d, _ in train), split="train")
     (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d, _ in test))
+    return root
+
+
+def test_runner_trains_then_evaluates(tmp_path):
+    root = _mini_beir(tmp_path)
     [outcome] = run([str(root)], ["astgnn:epochs=2,batch_size=8,hidden=32"], split="test", out=tmp_path / "runs")
     assert outcome.error is None and "fit_s" in outcome.timings
     metrics = json.loads(next((tmp_path / "runs").glob("*/*/metrics.json")).read_text())
@@ -204,3 +213,19 @@ def test_the_training_budget_is_epochs_and_a_time_cap_is_keyed(mini):
     assert capped.train_info["epochs"] == 1 and capped.train_info["reproducible"] is False
     plain.fit(mini)
     assert plain.train_info["epochs"] == 3 and plain.train_info["reproducible"] is True
+
+
+@pytest.mark.slow
+def test_two_fresh_processes_train_and_write_identical_run_files(tmp_path):
+    """Seeded training: two processes with different hash seeds and empty caches write the same bytes."""
+    root = _mini_beir(tmp_path)
+    files = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "RAGEVAL_CACHE": str(tmp_path / f"cache{seed}")}
+        code = ("import sys; from rageval import benchmark; "
+                "benchmark(sys.argv[1], ['astgnn:epochs=2,batch_size=8,hidden=32'], ['nDCG@10'], split='test', "
+                "out=sys.argv[2])")
+        subprocess.run([sys.executable, "-c", code, str(root), str(tmp_path / f"out{seed}")], env=env, check=True,
+                       capture_output=True)
+        files.append(next((tmp_path / f"out{seed}").glob("*/*/run.trec")).read_bytes())
+    assert files[0] == files[1] and files[0]
