@@ -22,6 +22,8 @@ from .data import Corpus, Dataset
 from .datasets import dataset_loader, load_dataset
 from .errors import RagevalError, SpecError
 from .evaluation import DEFAULT_METRICS, curves, evaluate, max_cutoff
+from .executors import Task
+from .executors import executor as make_executor
 from .files import remove_stale, write_json, write_jsonl
 from .metrics import Measure, parse_measures
 from .plugins import Retriever
@@ -186,17 +188,19 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
               metrics: Sequence[str | Measure] = DEFAULT_METRICS, k: int = 100, out: str | Path = "runs",
               split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True,
               chunkers: Sequence[str] = (), span_unit: str = "regex", chroma: bool = False,
-              sample: int | None = None, seed: int = 0) -> list[Outcome]:
+              sample: int | None = None, seed: int = 0, executor: str = "local") -> list[Outcome]:
     """Run every retriever on every dataset (the Python form of ``rageval run``); with chunkers,
     every chunker x retriever pair on the chunks of each dataset; with ``sample``, on a seeded
     random sample of that many judged queries of each dataset. ``span_unit`` and ``chroma`` are
-    the defaults of span measures given as strings without their own.
+    the defaults of span measures given as strings without their own. ``executor`` runs the pairs:
+    ``local`` (default) or ``ray[:address=...,num_cpus=...,num_gpus=...]`` (``rageval.executors``).
 
     Datasets, chunkers, retriever specs and measures are all checked before any indexing starts.
     Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
     """
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
     retrievers = list(retrievers) if retrievers else default_retrievers()
+    runner = make_executor(executor)
     scoring = Scoring(parse_measures(metrics, unit=span_unit, chroma=chroma), ignore_identical_ids)
     depth = max(k, max_cutoff(scoring.measures))
     for spec in retrievers:  # spec errors before any work
@@ -220,18 +224,22 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     if sample is not None:
         loaded = [dataset.sample(sample, seed) for dataset in loaded]
     results = ResultsFile(out)
-    outcomes = []
+    tasks, folders = [], []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
         training = TrainingData(spec_of_dataset, loader)
         for chunker_spec, chunker in made:
             corpus = chunker.chunk(dataset.corpus) if chunker else dataset.corpus
             for spec in retrievers:
-                outcome = run_one(dataset, spec, scoring, depth, out, resume, chunker_spec, corpus, training)
-                outcomes.append(outcome)
-                results.update(pair_folder(out, dataset.label, spec, chunker_spec), outcome)
+                tasks.append(Task(run_one, (dataset, spec, scoring, depth, out, resume, chunker_spec, corpus, training)))
+                folders.append(pair_folder(out, dataset.label, spec, chunker_spec))
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    for i, outcome in runner.run(tasks):
+        outcomes[i] = outcome
+        results.update(folders[i], outcome)
+    for dataset in loaded:
         try:  # the query texts, for the report's hover text; the scores do not depend on them
             write_jsonl(out / slug(dataset.label) / "queries.jsonl",
                         ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
         except RagevalError as e:
             log.warning("%s (the report will show query ids without their text)", e)
-    return outcomes
+    return [o for o in outcomes if o is not None]

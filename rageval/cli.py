@@ -91,7 +91,8 @@ def _run(args: argparse.Namespace) -> int:
                            f"{', '.join(args.retriever or ['(the defaults)'])}")
     outcomes = benchmark(args.dataset or [DEFAULT_DATASET], args.retriever, measures, k=args.k, out=args.out,
                          split=args.split, ignore_identical_ids=args.ignore_identical_ids,
-                         resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed)
+                         resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed,
+                         executor=args.executor)
     print(leaderboard(outcomes, [m.name for m in measures], _baseline_marks(args, outcomes, measures)))
     if args.report and any(not o.error for o in outcomes):
         from .report_page import write_report
@@ -243,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sample", type=int, metavar="N",
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--executor", default="local", metavar="SPEC",
+                   help="where the pairs run: local (default) or ray[:address=HOST:PORT,num_cpus=N,num_gpus=N] "
+                        "(pip install 'rageval[ray]')")
     p.add_argument("--report", action="store_true", help="also write OUT/report.html (pip install 'rageval[report]')")
     p.add_argument("--baseline", metavar="SPEC",
                    help="mark retrievers significantly better / worse than this one (one of the --retriever specs)")

@@ -1,6 +1,8 @@
 """BM25: our sparse backend against rank_bm25 (the reference) on cranfield, and the top-k rule."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
@@ -78,3 +80,34 @@ def test_top_k_dense_on_large_rows_equals_a_full_sort(seed):
         for row in range(len(scores)):
             want = sorted(range(3000), key=lambda i: (-scores[row, i], -tie_rank[i]))[:25]
             assert pos[row].tolist() == want and top[row].tolist() == scores[row, want].tolist()
+
+
+def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
+    """The sparse index's own search, against BM25 computed by hand (k1 = 1.2, b = 0.75, lucene idf)."""
+    from retrievers.bm25_index import SparseBM25
+
+    # document 0 holds term 0 twice, document 1 term 0 once, document 2 term 1: lengths 2, 1, 1, average 4/3
+    index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)
+    index.build(iter([(np.array([0, 0, 0, 1]), np.array([2, 1, 1]))]), lambda: 2)
+
+    def score(tf, dl, df):
+        idf = math.log(1 + (3 - df + 0.5) / (df + 0.5))
+        return idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * dl / (4 / 3)))
+
+    def results(pos, top):
+        return {int(p): float(v) for p, v in zip(pos, top) if p >= 0}
+
+    tie_rank = np.arange(3)
+    pos, top = index.search([[0], [1, 1]], 3, tie_rank)
+    assert results(pos[0], top[0]) == pytest.approx({0: score(2, 2, 2), 1: score(1, 1, 2)})
+    assert list(top[0][:2]) == sorted(top[0][:2], reverse=True) and pos[0][2] == -1 and top[0][2] == 0.0
+    assert results(pos[1], top[1]) == pytest.approx({2: 2 * score(1, 1, 1)})  # a repeated term counts twice
+    pos, top = index.search([[0, 1]], 3, tie_rank, [[0.5, 2.0]])  # given weights multiply each term's score
+    assert results(pos[0], top[0]) == pytest.approx({0: 0.5 * score(2, 2, 2), 1: 0.5 * score(1, 1, 2),
+                                                     2: 2 * score(1, 1, 1)})
+    # weights that cancel leave a score of exactly 0: such a document is not a result
+    pos, _ = index.search([[0, 0]], 3, tie_rank, [[1.0, -1.0]])
+    assert pos[0].tolist() == [-1, -1, -1]
+    single = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)  # a vocabulary of one term is a vocabulary
+    single.build(iter([(np.array([0, 0]), np.array([1, 1]))]), lambda: 1)
+    assert single.search([[0]], 2, np.arange(2))[0][0].tolist() == [1, 0]

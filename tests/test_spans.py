@@ -124,3 +124,19 @@ def test_scorer_agrees_with_a_set_implementation_on_random_spans():
         assert got["recall"][i] == pytest.approx(len(R & E) / len(E) if E else 0)
         assert got["precision"][i] == pytest.approx(len(R & E) / len(R) if R else 0)
         assert got["iou"][i] == pytest.approx(len(R & E) / len(R | E) if R | E else 0)
+
+
+def test_edges_of_the_interval_arithmetic():
+    from rageval.spans import full_recall_ranges
+
+    # a query that retrieved nothing scores 0, wherever it stands among the queries
+    scorer = SpanScorer(lambda d: {"d1": D1, "d2": D2}[d], "regex")
+    values = scorer.score([[("d1", 0, 3)], []], [[("d1", 0, 3)], [("d2", 0, 1)]])
+    assert {k: v.tolist() for k, v in values.items()} == {"recall": [1.0, 0.0], "precision": [1.0, 0.0],
+                                                            "iou": [1.0, 0.0]}
+    empty = np.array([], dtype=np.int64)
+    assert covered(empty, empty, empty, 2).tolist() == [0, 0]
+    # the chunk that ends where the reference starts does not overlap it: not part of the full-recall set
+    chunks = {"d1": (np.array([0, 4, 8]), np.array([4, 8, 12]), np.array([4, 8, 12]))}
+    assert full_recall_ranges([[("d1", 4, 6)], [("d1", 3, 9)]], chunks) == [
+        [("d1", 4, 8)], [("d1", 0, 4), ("d1", 4, 8), ("d1", 8, 12)]]
