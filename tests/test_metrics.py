@@ -167,3 +167,27 @@ def test_list_shows_a_measures_parameters(capsys):
     iou = text[text.index("metrics iou"):text.index("metrics map")]
     assert "unit: str = 'regex'" in iou and "chroma: bool = False" in iou and "written" not in iou
     assert "cutoff" not in text[text.index("metrics ndcg"):text.index("metrics p\n")]
+
+
+def test_span_measure_edges(caplog):
+    from rageval import RagevalError, parse_measure
+
+    parents = Corpus(ids=["a", "b"], texts=["xyz abc", "hello"])
+    ds = Dataset("w", parents, Queries(["q", "r"], ["t", "u"]), {"q": {"a": 1}, "r": {"b": 1}},
+                 {"q": [("a", 0, 3)], "r": [("b", 0, 5)]})
+    # whole documents in character units: retrieving a covers all 7 characters, 3 of them the reference;
+    # r has no result at all and scores 0
+    res = evaluate(ds, Run.from_dict({"q": {"a": 1.0}}, parents.ids), ["span_recall@1(unit=chars)",
+                                                                       "span_precision@1(unit=chars)"])
+    assert res.per_query == {"span_recall@1(unit=chars)": {"q": 1.0, "r": 0.0},
+                             "span_precision@1(unit=chars)": {"q": 3 / 7, "r": 0.0}}
+    with pytest.raises(RagevalError, match="span measures need the documents the reference spans point into"):
+        evaluate({"q": {"a": 1}}, Run.from_dict({"q": {"a": 1.0}}), ["IoU@1"], spans={"q": [("a", 0, 3)]})
+    with pytest.raises(SpecError, match="unknown token unit 'nonsense'"):
+        parse_measure("IoU@5(unit=nonsense)")  # checked when the measure is made, before any work
+    chunks = Corpus(ids=["a#0", "a#1", "a#2"], texts=["xyz", "QQQ", "abc"],  # the second is not in the text
+                    metas=[{"parent": "a", "start": 0, "end": 3}, {"parent": "a", "start": 4, "end": 7},
+                           {"parent": "a", "start": 4, "end": 7}])
+    with caplog.at_level("WARNING", logger="rageval"):
+        evaluate(ds, Run.from_dict({"q": {"a#0": 1.0}}, chunks.ids), ["precision_omega(chroma=true)"], corpus=chunks)
+    assert "chroma: 1 of 3 chunks not found in their document by search" in caplog.text
