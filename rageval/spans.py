@@ -40,6 +40,11 @@ def _merged(group: np.ndarray, start: np.ndarray, end: np.ndarray, owner: np.nda
     return np.bincount(owner[firsts], weights=lengths, minlength=n_owners).astype(np.int64)
 
 
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, 0 where whole is 0 (nothing retrieved, or no reference)."""
+    return np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
+
+
 def covered(group: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int) -> np.ndarray:
     """Length of the union of the intervals [start, end) of each group."""
     order = _order(group, start)
@@ -50,7 +55,7 @@ def covered(group: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int
 def _sorted_search(haystack: np.ndarray, needles: np.ndarray, side: str) -> np.ndarray:
     """np.searchsorted with the needles sorted first: far fewer cache misses on long arrays."""
     order = np.argsort(needles)
-    out = np.empty(len(needles), dtype=np.int64)
+    out = np.empty_like(order)
     out[order] = np.searchsorted(haystack, needles[order], side=side)
     return out
 
@@ -76,10 +81,10 @@ class SpanScorer:
             for doc in docs[self._laid_out:]:
                 if doc not in self._offsets:
                     self._offsets[doc] = self.unit.offsets(self.text_of(doc))
-            self._length = np.array([len(self.text_of(d)) for d in docs], dtype=np.int64)
+            self._length = np.array([len(self.text_of(d)) for d in docs])
             counts = [len(self._offsets[d][0]) for d in docs]
-            self._char_base = np.concatenate([[0], np.cumsum(self._length + 1)[:-1]]).astype(np.int64)
-            self._tok_base = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            self._char_base = np.concatenate([[0], np.cumsum(self._length + 1)[:-1]])
+            self._tok_base = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)[:-1]])
             self._all_starts = np.concatenate([self._offsets[d][0] + b for d, b in zip(docs, self._char_base)])
             self._all_ends = np.concatenate([self._offsets[d][1] + b for d, b in zip(docs, self._char_base)])
             self._laid_out = len(docs)
@@ -117,10 +122,7 @@ class SpanScorer:
         e_len = _merged(group[ref], starts[ref], ends[ref], q[ref], n)
         union = _merged(group, starts, ends, q, n)
         inter = r_len + e_len - union
-        with np.errstate(divide="ignore", invalid="ignore"):
-            recall, precision, iou = inter / e_len, inter / r_len, inter / union
-        return {name: np.nan_to_num(v, nan=0.0, posinf=0.0) for name, v in
-                (("recall", recall), ("precision", precision), ("iou", iou))}
+        return {"recall": _ratio(inter, e_len), "precision": _ratio(inter, r_len), "iou": _ratio(inter, union)}
 
 
 def full_recall_ranges(references: Sequence[Sequence[Span]],

@@ -140,3 +140,11 @@ def test_edges_of_the_interval_arithmetic():
     chunks = {"d1": (np.array([0, 4, 8]), np.array([4, 8, 12]), np.array([4, 8, 12]))}
     assert full_recall_ranges([[("d1", 4, 6)], [("d1", 3, 9)]], chunks) == [
         [("d1", 4, 8)], [("d1", 0, 4), ("d1", 4, 8), ("d1", 8, 12)]]
+
+
+def test_covered_with_narrow_integer_types_and_large_offsets():
+    # int32 groups and offsets past 2^31 characters: the combined sort key must not overflow
+    group = np.array([1, 0, 1, 0], dtype=np.int32)
+    start = np.array([3_000_000_000, 0, 3_000_000_005, 10], dtype=np.int64)
+    end = start + np.array([10, 5, 10, 5])
+    assert covered(group, start, end, 2).tolist() == [10, 15]
