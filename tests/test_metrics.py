@@ -181,8 +181,11 @@ def test_span_measure_edges(caplog):
                                                                        "span_precision@1(unit=chars)"])
     assert res.per_query == {"span_recall@1(unit=chars)": {"q": 1.0, "r": 0.0},
                              "span_precision@1(unit=chars)": {"q": 3 / 7, "r": 0.0}}
-    with pytest.raises(RagevalError, match="span measures need the documents the reference spans point into"):
-        evaluate({"q": {"a": 1}}, Run.from_dict({"q": {"a": 1.0}}), ["IoU@1"], spans={"q": [("a", 0, 3)]})
+    for searched in (None, parents):  # without the parents, with or without the searched corpus
+        with pytest.raises(RagevalError, match=r"^span measures need the documents the reference spans point "
+                                               r"into \(parents=\)$"):
+            evaluate({"q": {"a": 1}}, Run.from_dict({"q": {"a": 1.0}}), ["IoU@1"], spans={"q": [("a", 0, 3)]},
+                     corpus=searched)
     with pytest.raises(SpecError, match="unknown token unit 'nonsense'"):
         parse_measure("IoU@5(unit=nonsense)")  # checked when the measure is made, before any work
     chunks = Corpus(ids=["a#0", "a#1", "a#2"], texts=["xyz", "QQQ", "abc"],  # the second is not in the text
@@ -190,4 +193,5 @@ def test_span_measure_edges(caplog):
                            {"parent": "a", "start": 4, "end": 7}])
     with caplog.at_level("WARNING", logger="rageval"):
         evaluate(ds, Run.from_dict({"q": {"a#0": 1.0}}, chunks.ids), ["precision_omega(chroma=true)"], corpus=chunks)
-    assert "chroma: 1 of 3 chunks not found in their document by search" in caplog.text
+    assert [r.getMessage() for r in caplog.records if "not found" in r.getMessage()] == [
+        "chroma: 1 of 3 chunks not found in their document by search; their own offsets are used"]
