@@ -8,7 +8,7 @@ postings of its terms; top-k is a partial sort of the documents that matched.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Literal
+from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,13 +22,25 @@ POSTINGS_PER_BATCH = 2_000_000
 def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], epsilon: float) -> np.ndarray:
     """``okapi``: log((N - n + .5) / (n + .5)), negatives floored at epsilon x mean idf (rank_bm25's
     BM25Okapi); ``lucene``: log(1 + (N - n + .5) / (n + .5)) (Lucene, Pyserini)."""
-    df = df.astype(np.float64)
     if kind == "lucene":
         return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
     if len(idf):
         idf[idf < 0] = epsilon * idf.mean()
     return idf
+
+
+def query_batches(postings: Sequence[int], budget: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) of consecutive queries scored together: a batch ends with the query that brings
+    its postings to ``budget`` (one query always makes a batch), so one sparse product stays bounded."""
+    start = 0
+    while start < len(postings):
+        stop, total = start, 0
+        while stop < len(postings) and (stop == start or total < budget):
+            total += postings[stop]
+            stop += 1
+        yield start, stop
+        start = stop
 
 
 class EmptyVocabulary(ValueError):
@@ -59,7 +71,7 @@ class SparseBM25:
         n_vocab = n_terms()
         if n_vocab == 0:
             raise EmptyVocabulary("no term in any document")
-        doc_len = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        doc_len = np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
         n_docs = len(doc_len)
         df = np.zeros(n_vocab, dtype=np.int64)
         for part in parts:
@@ -107,14 +119,9 @@ class SparseBM25:
                  query_weights: list[list[float]] | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Each query's (matching documents, scores), computed by sparse products over batches of queries."""
         W = self.weights
-        n_q = len(query_terms)
         postings = np.diff(W.indptr)
-        start = 0
-        while start < n_q:
-            stop, budget = start, 0
-            while stop < n_q and (stop == start or budget < POSTINGS_PER_BATCH):
-                budget += int(postings[query_terms[stop]].sum()) if query_terms[stop] else 0
-                stop += 1
+        per_query = [int(postings[terms].sum()) if terms else 0 for terms in query_terms]
+        for start, stop in query_batches(per_query, POSTINGS_PER_BATCH):
             batch = query_terms[start:stop]
             rows = np.repeat(np.arange(len(batch)), [len(t) for t in batch])
             cols = np.fromiter((t for terms in batch for t in terms), dtype=np.int64, count=len(rows))
@@ -129,4 +136,3 @@ class SparseBM25:
                 cand, sc = S.indices[lo:hi], S.data[lo:hi]
                 nz = sc != 0
                 yield (cand, sc) if nz.all() else (cand[nz], sc[nz])
-            start = stop

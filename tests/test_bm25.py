@@ -111,3 +111,36 @@ def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
     single = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)  # a vocabulary of one term is a vocabulary
     single.build(iter([(np.array([0, 0]), np.array([1, 1]))]), lambda: 1)
     assert single.search([[0]], 2, np.arange(2))[0][0].tolist() == [1, 0]
+
+
+def test_query_batches_bound_each_sparse_product():
+    from retrievers.bm25_index import query_batches
+
+    rng = np.random.default_rng(4)
+    for postings in ([], [5], [0, 0, 0], [10, 1, 1, 1, 9, 30, 2], rng.integers(0, 20, 200).tolist()):
+        batches = list(query_batches(postings, 12))
+        if not postings:
+            assert batches == []
+            continue
+        assert [a for a, _ in batches] == [0, *[b for _, b in batches[:-1]]]  # consecutive
+        assert batches[-1][1] == len(postings)  # every query, once
+        for a, b in batches:
+            before_last = sum(postings[a:b - 1])
+            assert b > a and (b - a == 1 or before_last < 12)  # it grew only while under the budget
+            assert sum(postings[a:b]) >= 12 or b == len(postings)  # and stopped once it reached it
+    assert list(query_batches([10, 1, 1, 1, 9, 30, 2], 12)) == [(0, 3), (3, 6), (6, 7)]
+
+
+def test_the_sparse_index_layout(shared):
+    """What keeps memory near 12 bytes a posting: int32 document ids and offsets, weights in the asked
+    dtype, documents in corpus order within each term."""
+    from rageval import load_dataset
+
+    ds = load_dataset(str(shared / "adi"))
+    for dtype in ("float64", "float32"):
+        bm25 = get_retriever(f"bm25:dtype={dtype}")
+        bm25.index(ds.corpus)
+        weights = bm25._index.weights
+        assert weights.indices.dtype == np.int32 and weights.indptr.dtype == np.int32
+        assert weights.dtype == np.dtype(dtype) and weights.has_sorted_indices
+        assert weights.shape == (len(bm25.vocab), len(ds.corpus)) and weights.nnz > 1000
