@@ -96,8 +96,8 @@ class SparseBM25:
             first_doc += part.shape[0]
             del part, rows, order, terms, dest
         idf = idf_weights(df, n_docs, self.idf_kind, self.epsilon)
-        avgdl = doc_len.sum() / n_docs if n_docs else 1.0
-        norm = 1 - self.b + self.b * doc_len / (avgdl or 1.0)
+        avgdl = doc_len.sum() / n_docs  # > 0: some document holds a term
+        norm = 1 - self.b + self.b * doc_len / avgdl
         weight = tf.astype(np.float64)
         del tf
         denom = norm[doc_ids]
@@ -120,7 +120,7 @@ class SparseBM25:
         """Each query's (matching documents, scores), computed by sparse products over batches of queries."""
         W = self.weights
         postings = np.diff(W.indptr)
-        per_query = [int(postings[terms].sum()) if terms else 0 for terms in query_terms]
+        per_query = [int(postings[terms].sum()) for terms in query_terms]
         for start, stop in query_batches(per_query, POSTINGS_PER_BATCH):
             batch = query_terms[start:stop]
             rows = np.repeat(np.arange(len(batch)), [len(t) for t in batch])
@@ -131,8 +131,6 @@ class SparseBM25:
                 values = np.fromiter((w for ws in query_weights[start:stop] for w in ws), dtype=np.float64, count=len(rows))
             Q = sp.csr_matrix((values, (rows, cols)), shape=(len(batch), W.shape[0]))
             S = (Q @ W).tocsr()
-            for i in range(len(batch)):
+            for i in range(len(batch)):  # the product keeps no zero sum: every entry is a match
                 lo, hi = S.indptr[i], S.indptr[i + 1]
-                cand, sc = S.indices[lo:hi], S.data[lo:hi]
-                nz = sc != 0
-                yield (cand, sc) if nz.all() else (cand[nz], sc[nz])
+                yield S.indices[lo:hi], S.data[lo:hi]

@@ -144,3 +144,17 @@ def test_the_sparse_index_layout(shared):
         assert weights.indices.dtype == np.int32 and weights.indptr.dtype == np.int32
         assert weights.dtype == np.dtype(dtype) and weights.has_sorted_indices
         assert weights.shape == (len(bm25.vocab), len(ds.corpus)) and weights.nnz > 1000
+
+
+def test_documents_keep_their_positions_across_batches_with_empty_documents():
+    from retrievers.bm25_index import SparseBM25
+
+    # batch 1: documents 0 (term 0) and 1 (empty); batch 2: document 2 (term 1)
+    index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)
+    index.build(iter([(np.array([0]), np.array([1, 0])), (np.array([1]), np.array([1]))]), lambda: 2)
+    assert index.weights.shape == (2, 3)
+    assert index.search([[1], [0]], 3, np.arange(3))[0][:, 0].tolist() == [2, 0]
+    # a term whose idf is 0 (okapi: in exactly half the documents) matches with score 0: no result
+    okapi = SparseBM25(1.5, 0.75, 0.25, "okapi", np.float64)
+    okapi.build(iter([(np.array([0, 0, 1, 2]), np.array([1, 1, 1, 1]))]), lambda: 3)
+    assert okapi.search([[0], [1]], 4, np.arange(4))[0].tolist() == [[-1, -1, -1, -1], [2, -1, -1, -1]]
