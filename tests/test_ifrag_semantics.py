@@ -20,6 +20,9 @@ TABLE = [
     ("startend:end_checker", {"end_phrase": "Thank you for your time."}, "Paris. Thank you for your time.\n", True, True),
     ("startend:end_checker", {"end_phrase": "Thank you for your time."}, "Paris. “Thank you for your time.”", False, True),
     ("startend:end_checker", {"end_phrase": "Thank you for your time."}, "Thank you for your time. Paris.", False, False),
+    # only quotation marks are stripped around the end
+    ("startend:end_checker", {"end_phrase": "Hope this helps."}, "Paris. Hope this helps.X", False, False),
+    ("startend:end_checker", {"end_phrase": "Hope this helps."}, "Paris. Hope this helps. X", False, False),
     # sections: re.split on an unescaped, case-sensitive splitter anywhere in the text
     ("detectable_format:multiple_sections", {"section_spliter": "Section", "num_sections": 2},
      '"Section 1\nA\nSection 2\nB"', True, True),
@@ -44,6 +47,9 @@ TABLE = [
     # JSON: the reference removes ```json, ```Json or ```JSON, then ```
     ("detectable_format:json_format", {}, '```Json\n{"a": 1}\n```', True, True),
     ("detectable_format:json_format", {}, '```jSon\n{"a": 1}\n```', False, True),
+    ("detectable_format:json_format", {}, '```json\n{"a": 1}\n```', True, True),
+    ("detectable_format:json_format", {}, '```JSON\n{"a": 1}\n```', True, True),
+    ("detectable_format:json_format", {}, '```\n{"a": 1}\n```', True, True),
     ("detectable_format:json_format", {}, '  {"a": [1, 2]}  ', True, True),
     ("detectable_format:json_format", {}, 'Here: {"a": 1}', False, False),
     # postscript: a lower-cased pattern found anywhere (the marker unescaped unless P.S. / P.P.S)
@@ -52,6 +58,11 @@ TABLE = [
     ("detectable_content:postscript", {"postscript_marker": "P.S."}, "See the CP.S. item", True, False),
     ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Paris. ps. no", False, False),
     ("detectable_content:postscript", {"postscript_marker": "P.P.S"}, "Answer\nP.P.S later", True, True),
+    # the two markers IFEval knows allow a space after each dot; any other marker is a plain pattern
+    ("detectable_content:postscript", {"postscript_marker": "P.P.S"}, "Answer\nP. P. S later", True, True),
+    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Answer.\nP. S. note", True, True),
+    # the pattern runs to the end of a line (re.MULTILINE), not only of the text
+    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "Answer.\nP.S. bye\nSee you.", True, True),
     ("detectable_content:postscript", {"postscript_marker": "Note+"}, "Paris.\nNoteee: later", True, False),
     # keywords: case-insensitive regular expressions, also inside longer words
     ("keywords:existence", {"keywords": ["Paris"]}, "Parisian food", True, False),
@@ -74,6 +85,8 @@ TABLE = [
     # words: runs of \w
     ("length_constraints:number_words", {"num_words": 3, "relation": "at least"}, "don't stop", True, True),
     ("length_constraints:number_words", {"num_words": 3, "relation": "at least"}, "two words", False, False),
+    ("length_constraints:number_words", {"num_words": 3, "relation": "less than"}, "two words", True, True),
+    ("length_constraints:number_words", {"num_words": 2, "relation": "less than"}, "two words", False, False),
     # first word: paragraphs split at exactly \n\n; a leading blank paragraph keeps its place
     ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "paris"},
      "\n\nParis is big.\n\nIt is old.", False, True),
@@ -85,6 +98,14 @@ TABLE = [
      "**Paris** is big.\n\nEnd.", False, True),
     ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "paris"},
      "Intro.\nParis.", False, False),
+    # the last paragraph may be the nth; one leading ' and then one leading " are dropped, the word ends
+    # at the first of . , ? ! ' "
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "paris"},
+     "Intro.\n\nParis is big.", True, True),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "paris"},
+     "'Paris' is big.\n\nEnd.", True, True),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "xerox"},
+     "Xerox copies.\n\nEnd.", True, True),
     # placeholders: \[.*?\], empty brackets included
     ("detectable_content:number_placeholders", {"num_placeholders": 2}, "Empty [] and [ ]", True, False),
     ("detectable_content:number_placeholders", {"num_placeholders": 2}, "[a] and [b] and [c]", True, True),
@@ -98,10 +119,13 @@ TABLE = [
     ("detectable_format:number_highlighted_sections", {"num_highlights": 2}, "**bold** and *it*", True, True),
     ("detectable_format:number_highlighted_sections", {"num_highlights": 2}, "*a* *b* *c*", True, True),
     ("detectable_format:number_highlighted_sections", {"num_highlights": 2}, "** ** and * *", False, False),
+    ("detectable_format:number_highlighted_sections", {"num_highlights": 1}, "** **", False, False),
+    ("detectable_format:number_highlighted_sections", {"num_highlights": 1}, "Mark *X* here", True, True),
     # title: <<...>> on one line, non-blank
     ("detectable_format:title", {}, "<<A title>>\nText", True, True),
     ("detectable_format:title", {}, "<< >>", False, False),
     ("detectable_format:title", {}, "<<a <b> c>>", True, False),
+    ("detectable_format:title", {}, "<<X>>", True, True),
     # capital words: NLTK word tokens for the reference (U.S. one token, hyphenated words one token)
     ("change_case:capital_word_frequency", {"capital_frequency": 2, "capital_relation": "at least"},
      "NASA's U.S. plan", True, True),
@@ -125,6 +149,8 @@ TABLE = [
     ("startend:quotation", {}, "“Paris”", False, True),
     ("startend:quotation", {}, '  "Paris"  ', True, True),
     ("startend:quotation", {}, '"', False, False),
+    ("startend:quotation", {}, '""', True, True),
+    ("startend:quotation", {}, "“Paris", False, False),
 ]
 
 
@@ -159,6 +185,33 @@ def test_ifeval_loose_variants():
     bold = make_instruction("length_constraints:nth_paragraph_first_word",
                             {"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "paris"}, "t")
     assert not bold.follows("**Paris** is big.\n\nEnd.") and bold.follows("**Paris** is big.\n\nEnd.", loose=True)
+    # IFEval strips each cut variant: dropping the first line leaves "\n\nParis...", whose blank first
+    # paragraph would fail; stripped, it passes
+    deep = "\n\n\nParis is big.\n\nIt is old."
+    assert not first_word.follows(deep) and first_word.follows(deep, loose=True)
+    # the variant without the last line keeps its line breaks: "a\n" has no capital word, "C D E" three
+    capitals = make_instruction("change_case:capital_word_frequency",
+                                {"capital_frequency": 1, "capital_relation": "less than"}, "t")
+    assert not capitals.follows("a\n\nC D E") and capitals.follows("a\n\nC D E", loose=True)
+    # ... and so does the variant without both ends: only "b\n" is free of capital words
+    assert not capitals.follows("A\nb\n\nC") and capitals.follows("A\nb\n\nC", loose=True)
+    # only the variant without the last line is quoted
+    quote = make_instruction("startend:quotation", {}, "t")
+    assert not quote.follows('"Paris\nmore"\nBye') and quote.follows('"Paris\nmore"\nBye', loose=True)
+
+
+def test_the_registry_maps_each_id_to_its_class():
+    assert all(isinstance(cls, type) and cls.id == iid for iid, cls in REGISTRY.items())
+
+
+def test_descriptions_name_the_language_and_list_the_keywords():
+    language = make_instruction("language:response_language", {"language": "de"}, "t")
+    assert language.describe() == ("Your ENTIRE response should be in German language, "
+                                   "no other language is allowed.")
+    unnamed = make_instruction("language:response_language", {"language": "eo"}, "t")
+    assert unnamed.describe().startswith("Your ENTIRE response should be in eo language")  # a code without a name
+    keywords = make_instruction("keywords:existence", {"keywords": ["Paris", "river"]}, "t")
+    assert keywords.describe() == "Include the keywords 'Paris', 'river' in the response."
 
 
 def test_unknown_semantics():
