@@ -8,7 +8,9 @@ child forked from this one process, so that each starts from the same state and 
 (VmHWM, reset at the start of the child) is its own. rank_bm25 is slow per query, so it answers
 a seeded sample of the queries (its QPS is measured on that sample); it is skipped where its
 index alone would take minutes (over 200k documents). Top-10 lists are compared with rank_bm25's
-(same tokenizer, okapi idf: identical lists expected). Ratios > 1 mean we are faster / leaner.
+(same tokenizer, okapi idf: identical lists expected). bm25s also runs at its README's fastest
+setting, the numba backend with one and with two query threads (compiled before timing). Ratios
+> 1 mean we are faster / leaner.
 """
 from __future__ import annotations
 
@@ -74,7 +76,9 @@ def _ours(docs, queries, lexical, idf):
     return t1 - t0, t2 - t1, run.indices
 
 
-def _bm25s(docs, queries, stem, stop):
+def _bm25s(docs, queries, stem, stop, backend="numpy", threads=0):
+    """bm25s as its README runs it; ``backend="numba"`` (its fastest: compiled scoring and top-k,
+    ``threads`` query threads), JIT-compiled on a warm-up corpus before the clock starts."""
     import bm25s
 
     stemmer = None
@@ -82,13 +86,19 @@ def _bm25s(docs, queries, stem, stop):
         import Stemmer
 
         stemmer = Stemmer.Stemmer("english")
+    options = {"backend_selection": backend, "n_threads": threads}
+    if backend == "numba":  # compile outside the timed part
+        warm = bm25s.BM25(method="lucene", backend="numba")
+        warm.index(bm25s.tokenize(["alpha beta gamma", "beta gamma delta", "gamma delta omega"], show_progress=False),
+                   show_progress=False)
+        warm.retrieve(bm25s.tokenize(["beta delta"], show_progress=False), k=2, show_progress=False, **options)
     t0 = time.perf_counter()
     tokens = bm25s.tokenize(docs, stopwords=stop, stemmer=stemmer, show_progress=False)
-    model = bm25s.BM25(method="lucene")
+    model = bm25s.BM25(method="lucene", backend=backend)
     model.index(tokens, show_progress=False)
     t1 = time.perf_counter()
     q = bm25s.tokenize(queries, stopwords=stop, stemmer=stemmer, show_progress=False)
-    ids, _ = model.retrieve(q, k=min(10, len(docs)), show_progress=False)
+    ids, _ = model.retrieve(q, k=min(10, len(docs)), show_progress=False, **options)
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1, ids
 
@@ -148,6 +158,10 @@ def bench(label: str, docs: list[str], queries: list[str], lexical: str, stem: b
     row["index_ratio_vs_bm25s"] = peer["index_s"] / ours["index_s"]
     row["qps_ratio_vs_bm25s"] = peer["query_s"] / ours["query_s"]
     row["mem_ratio_vs_bm25s"] = ours["peak_mb"] / peer["peak_mb"]
+    for threads in (1, 2):  # bm25s's fastest setting: the numba backend, one and two query threads
+        fast = measure(_bm25s, docs, queries, stem, stop, "numba", threads)
+        row[f"bm25s_numba_{threads}t"] = {k: v for k, v in fast.items() if k != "top"}
+        row[f"qps_ratio_vs_bm25s_numba_{threads}t"] = fast["query_s"] / ours["query_s"]
     if n <= RANK_BM25_MAX_DOCS:
         rng = np.random.default_rng(1)
         sample = sorted(rng.choice(len(queries), size=min(RANK_BM25_QUERIES, len(queries)), replace=False))
@@ -190,6 +204,9 @@ def print_row(r: dict) -> None:
             f"(x{r['index_ratio_vs_bm25s']:.2f})  QPS ours {r['queries'] / o['query_s']:9.0f} bm25s "
             f"{r['queries'] / p['query_s']:8.0f} (x{r['qps_ratio_vs_bm25s']:.2f})  peak MB ours {o['peak_mb']:7.1f} "
             f"bm25s {p['peak_mb']:7.1f} (ours/bm25s {r['mem_ratio_vs_bm25s']:.2f})")
+    line += "  QPS vs bm25s numba: " + ", ".join(
+        f"{t} thread{'s' * (t > 1)} {r['queries'] / r[f'bm25s_numba_{t}t']['query_s']:.0f} "
+        f"(x{r[f'qps_ratio_vs_bm25s_numba_{t}t']:.2f})" for t in (1, 2))
     if "rank_bm25" in r:
         line += (f"  vs rank_bm25: QPS x{r['qps_ratio_vs_rank_bm25']:.0f}, "
                  f"top-10 identical: {r['top10_identical_to_rank_bm25']}")

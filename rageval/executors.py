@@ -4,9 +4,12 @@ whose worker dies is retried by Ray). Both run the same ``run_one``, which write
 with atomic files, so the run folders are the same whichever executes them: workers run torch with
 this process's thread count, as a model's outputs depend on it in their last bits (on a cluster of
 several machines the output and cache folders must be on storage every node sees, and machines of
-another CPU may round differently).
+another CPU may round differently). Workers use this process's cache folder.
 
-An executor spec: ``local``, ``ray``, ``ray:address=HOST:PORT,num_cpus=2,num_gpus=0``.
+With ``encoders=N`` a pair's dense index build encodes its corpus on a pool of N Ray actors
+(``rageval.encoding_pool``), with the same vectors.
+
+An executor spec: ``local``, ``ray``, ``ray:address=HOST:PORT,num_cpus=2,num_gpus=0,encoders=2``.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from . import registry
+from .cache import cache_dir
+from .encoding_pool import ACTORS_VARIABLE
 from .errors import RagevalError, SpecError
 
 
@@ -57,15 +62,19 @@ def _on_a_node(function: Callable[..., Any], *args: Any) -> tuple[Any, str]:
 @dataclass
 class RayExecutor:
     """Each pair a Ray task (``num_cpus`` / ``num_gpus`` each, spread over the nodes, retried when its
-    worker dies); large arguments (datasets, corpora) go through the object store once."""
+    worker dies); large arguments (datasets, corpora) go through the object store once; ``encoders``
+    actors encode a dense corpus inside a pair (0: the pair's task encodes it)."""
 
     address: str | None = None
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     max_retries: int = 3
+    encoders: int = 0
     nodes: list[str] = field(default_factory=list, init=False)  # the node of each finished task, in order
 
     def __post_init__(self) -> None:
+        if self.encoders < 0 or self.num_cpus < 0 or self.num_gpus < 0:
+            raise SpecError("executor 'ray': encoders, num_cpus and num_gpus must not be negative")
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -87,7 +96,9 @@ class RayExecutor:
         try:
             remote = ray.remote(_on_a_node).options(
                 num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries,
-                scheduling_strategy="SPREAD", runtime_env={"env_vars": {"OMP_NUM_THREADS": str(_local_threads())}})
+                scheduling_strategy="SPREAD", runtime_env={"env_vars": {"OMP_NUM_THREADS": str(_local_threads()),
+                                                        ACTORS_VARIABLE: str(self.encoders),
+                                                        "RAGEVAL_CACHE": str(cache_dir())}})
             shared: dict[int, Any] = {}  # one object-store copy of each large argument
 
             def ref(arg: Any) -> Any:

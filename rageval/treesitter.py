@@ -72,6 +72,21 @@ BY_EXTENSION: dict[str, str] = {ext: spec.name for spec in LANGUAGES.values() fo
 
 
 @functools.cache
+def grammar_versions() -> dict[str, str]:
+    """The installed version of tree-sitter and of each grammar wheel (what a parse depends on)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(distribution: str) -> str:
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            return "missing"
+
+    return {"tree-sitter": installed("tree-sitter"),
+            **{spec.module: installed(spec.module.replace("_", "-")) for spec in LANGUAGES.values()}}
+
+
+@functools.cache
 def language(name: str) -> Language:
     spec = LANGUAGES[name]
     return Language(getattr(importlib.import_module(spec.module), spec.entry)())

@@ -11,17 +11,27 @@ sibling, both ways. The cap: nodes are taken breadth-first from the root and the
 Code that does not parse keeps the nodes that did (tree-sitter marks the rest ``ERROR``, itself a
 node); a document in a language without a grammar, or empty, is a single node: its embedding
 then comes from its text alone. Both are counted.
+
+``corpus_graphs`` parses a corpus once: its graphs are cached by (corpus fingerprint, graph
+settings, tree-sitter and grammar versions) as one ``.npz`` of concatenated arrays.
 """
 from __future__ import annotations
 
+import logging
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from rageval.cache import cache_dir, key
+from rageval.data import Corpus
+from rageval.files import atomic_open
 from rageval.lexical import Analyzer
-from rageval.treesitter import LANGUAGES, parser
+from rageval.treesitter import LANGUAGES, grammar_versions, parser
+
+log = logging.getLogger("rageval")
 
 _SUBTOKENS = Analyzer(stopwords="none", stemmer="none")
 _MAX_LEAF_CHARS = 200
@@ -105,3 +115,46 @@ def code_graph(source: str, language: str, max_nodes: int = 256, type_buckets: i
     return CodeGraph(np.array(types, dtype=np.int64), np.array(tokens, dtype=np.int64),
                      np.array(token_nodes, dtype=np.int64), np.concatenate([pairs, pairs[::-1]], axis=1),
                      children, parse_error=root.has_error, text_only=len(nodes) == 1, capped=capped)
+
+
+def corpus_graphs(corpus: Corpus, default_language: str, max_nodes: int, type_buckets: int, token_buckets: int,
+                  max_subtokens: int) -> list[CodeGraph]:
+    """The graph of every document of ``corpus`` (its ``language`` meta, else ``default_language``),
+    from the cache when this corpus was parsed with these settings and grammars before."""
+    settings = (default_language, max_nodes, type_buckets, token_buckets, max_subtokens)
+    path = cache_dir("graphs") / f"{key('graphs', corpus.fingerprint, settings, grammar_versions())}.npz"
+    try:
+        with np.load(path) as stored:
+            graphs = _unpack(stored)
+        if len(graphs) == len(corpus):
+            log.info("graphs of %d documents from the cache (%s)", len(corpus), path.name)
+            return graphs
+    except (OSError, ValueError, KeyError):
+        pass
+    graphs = [code_graph(text, meta.get("language") or default_language, max_nodes, type_buckets, token_buckets,
+                         max_subtokens) for text, meta in zip(corpus.texts, corpus.metas)]
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **_pack(graphs))
+    return graphs
+
+
+def _pack(graphs: list[CodeGraph]) -> dict[str, np.ndarray]:
+    def concat(arrays: list[np.ndarray], axis: int = 0) -> np.ndarray:
+        return np.concatenate(arrays, axis=axis) if arrays else np.zeros((2, 0) if axis else 0, dtype=np.int64)
+
+    return {"node_types": concat([g.node_types for g in graphs]), "tokens": concat([g.tokens for g in graphs]),
+            "token_nodes": concat([g.token_nodes for g in graphs]), "edges": concat([g.edges for g in graphs], 1),
+            "children": concat([g.children for g in graphs]),
+            "sizes": np.array([[g.n_nodes, len(g.tokens), g.edges.shape[1]] for g in graphs], dtype=np.int64
+                              ).reshape(-1, 3),
+            "flags": np.array([[g.parse_error, g.text_only, g.capped] for g in graphs], dtype=bool).reshape(-1, 3)}
+
+
+def _unpack(stored: Any) -> list[CodeGraph]:
+    sizes, flags = stored["sizes"], stored["flags"]
+    cuts = np.cumsum(sizes, axis=0)[:-1]
+    nodes, children = np.split(stored["node_types"], cuts[:, 0]), np.split(stored["children"], cuts[:, 0])
+    tokens, token_nodes = np.split(stored["tokens"], cuts[:, 1]), np.split(stored["token_nodes"], cuts[:, 1])
+    edges = np.split(stored["edges"], cuts[:, 2], axis=1)
+    return [CodeGraph(nodes[i], tokens[i], token_nodes[i], edges[i], children[i], *map(bool, flags[i]))
+            for i in range(len(sizes))]

@@ -33,7 +33,7 @@ from rageval.evaluation import evaluate
 from rageval.topk import top_k_dense
 from rageval.trec import Run
 
-from .ast_graph import CodeGraph, code_graph
+from .ast_graph import CodeGraph, corpus_graphs
 from .dense import Dense
 
 log = logging.getLogger("rageval")
@@ -73,6 +73,7 @@ class AstGnn(Retriever):
         self._given = given
         self._model = None
         self.train_info: dict[str, Any] = {}
+        self._graphs_of: tuple[str | None, list[CodeGraph]] = (None, [])  # (corpus fingerprint, its graphs)
         if checkpoint is not None:
             self._load_checkpoint(checkpoint)
 
@@ -140,12 +141,15 @@ class AstGnn(Retriever):
     # -- graphs ------------------------------------------------------------------------------
 
     def graphs(self, corpus: Corpus, positions: np.ndarray) -> tuple[list[CodeGraph], dict[str, int]]:
-        p = self.params
+        """The graphs of the documents at ``positions`` (the corpus is parsed once and cached), and their counts."""
+        if self._graphs_of[0] != corpus.fingerprint:
+            p = self.params
+            self._graphs_of = (corpus.fingerprint, corpus_graphs(corpus, self.language, p["max_nodes"],
+                                                                 p["type_buckets"], p["token_buckets"],
+                                                                 p["max_subtokens"]))
         graphs, stats = [], {"documents": 0, "parse_errors": 0, "text_only": 0, "capped": 0}
         for pos in positions:
-            language = corpus.metas[pos].get("language") or self.language
-            g = code_graph(corpus.texts[pos], language, p["max_nodes"], p["type_buckets"], p["token_buckets"],
-                           p["max_subtokens"])
+            g = self._graphs_of[1][pos]
             graphs.append(g)
             stats["documents"] += 1
             stats["parse_errors"] += g.parse_error

@@ -51,10 +51,11 @@ class Dense(Retriever):
     def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf"] = "flat",
                  query_prefix: str = "", doc_prefix: str = "", max_seq_length: int | None = None,
                  batch_size: int = 64, device: str = "cpu", hnsw_m: int = 32, ef_construction: int = 200,
-                 ef_search: int = 128, nlist: int = 0, nprobe: int = 16, block_size: int = 8192):
+                 ef_search: int = 128, nlist: int = 0, nprobe: int = 16, block_size: int = 8192,
+                 backend: Literal["torch", "onnx", "onnx-int8"] = "torch"):
         if batch_size < 1 or block_size < 1 or (max_seq_length is not None and max_seq_length < 1):
             raise SpecError("dense: batch_size, block_size and max_seq_length must be positive")
-        self.encoder = Encoder(model, device, max_seq_length, batch_size)
+        self.encoder = Encoder(model, device, max_seq_length, batch_size, backend=backend)
         self.kind, self.query_prefix, self.doc_prefix = index, query_prefix, doc_prefix
         self.hnsw = (hnsw_m, ef_construction, ef_search)
         self.ivf = (nlist, nprobe)

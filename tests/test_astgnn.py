@@ -61,6 +61,33 @@ def test_other_languages_errors_and_text_only():
         assert g.text_only and g.n_nodes == 1 and g.edges.shape == (2, 0)
 
 
+def test_a_corpus_is_parsed_once_and_its_graphs_reloaded(tmp_path, monkeypatch):
+    import retrievers.ast_graph as ast_graph
+
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path))
+    corpus = Corpus(ids=["add", "broken", "java", "empty"],
+                    texts=[ADD, "def f(:\n    return 1 +\n", "class A { int f() { return 1; } }", " "],
+                    metas=[{}, {}, {"language": "java"}, {}], fields=("text",))
+    settings = ("python", 20, 4096, 16384, 4)
+    first = ast_graph.corpus_graphs(corpus, *settings)
+    assert len(list((tmp_path / "graphs").glob("*.npz"))) == 1
+
+    def parse(*args):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(ast_graph, "code_graph", parse)
+    again = ast_graph.corpus_graphs(corpus, *settings)  # from the cache: nothing parsed
+    for a, b in zip(first, again, strict=True):
+        for name in ("node_types", "tokens", "token_nodes", "edges", "children"):
+            assert getattr(a, name).tolist() == getattr(b, name).tolist()
+        assert (a.parse_error, a.text_only, a.capped) == (b.parse_error, b.text_only, b.capped)
+    assert [g.parse_error for g in again] == [False, True, False, False]
+    assert [g.text_only for g in again] == [False, False, False, True]
+    assert again[0].node_types.tolist() == code_graph(ADD, "python", 20).node_types.tolist()
+    with pytest.raises(AssertionError, match="parsed again"):  # other settings: another entry
+        ast_graph.corpus_graphs(corpus, "python", 21, 4096, 16384, 4)
+
+
 def _code_dataset(n_docs: int = 60):
     """Real stdlib functions with their summaries: a corpus and train/test queries."""
     full = load_dataset("code:stdlib", "train")

@@ -54,6 +54,23 @@ def test_ray_writes_what_local_writes_on_two_nodes_and_reuses_caches(cluster, sh
     assert all(o.timings["index_from_cache"] for o in again)
 
 
+@pytest.mark.slow
+def test_a_pool_of_encoding_actors_writes_the_same_vectors(cluster, shared, tmp_path, monkeypatch, bundled_model):
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
+    spec = "dense:batch_size=4,block_size=24"  # 82 documents: 6 chunks of at most 16 texts
+    local = benchmark(str(shared / "adi"), [spec], ["nDCG@10"], out=tmp_path / "local")
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache-ray"))  # encode again, on the actors
+    remote = benchmark(str(shared / "adi"), [spec], ["nDCG@10"], out=tmp_path / "ray",
+                       executor=f"ray:address={cluster.address},encoders=2")
+    assert remote[0].error is None and remote[0].means == local[0].means
+    assert trec_files(tmp_path / "local", "adi.test", [spec]) == trec_files(tmp_path / "ray", "adi.test", [spec])
+    local_vectors = next((tmp_path / "cache" / "embeddings").glob("*.f32")).read_bytes()
+    assert next((tmp_path / "cache-ray" / "embeddings").glob("*.f32")).read_bytes() == local_vectors
+    meta = json.loads(next((tmp_path / "cache-ray" / "embeddings").glob("*.json")).read_text())
+    assert meta["encoding_actors"] == 2
+    assert json.loads(next((tmp_path / "cache" / "embeddings").glob("*.json")).read_text())["encoding_actors"] == 0
+
+
 def test_tasks_spread_over_both_nodes_and_a_dead_worker_is_retried(cluster, tmp_path):
     flag = tmp_path / "died-once"
 
@@ -78,6 +95,9 @@ def test_executor_specs_and_bad_input(monkeypatch):
         executor("dask")
     with pytest.raises(SpecError, match="executor 'ray' has no option 'cpus'"):
         executor("ray:cpus=2")
+    assert executor("ray:encoders=3").encoders == 3
+    with pytest.raises(SpecError, match="encoders, num_cpus and num_gpus must not be negative"):
+        executor("ray:encoders=-1")
     start = time.perf_counter()
     with pytest.raises(RagevalError, match="cannot reach a Ray cluster at 127.0.0.1:9"):
         executor("ray:address=127.0.0.1:9")

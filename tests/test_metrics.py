@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate
@@ -195,3 +197,75 @@ def test_span_measure_edges(caplog):
         evaluate(ds, Run.from_dict({"q": {"a#0": 1.0}}, chunks.ids), ["precision_omega(chroma=true)"], corpus=chunks)
     assert [r.getMessage() for r in caplog.records if "not found" in r.getMessage()] == [
         "chroma: 1 of 3 chunks not found in their document by search; their own offsets are used"]
+
+
+def test_each_row_is_ordered_by_trec_evals_rule_whatever_order_the_retriever_gave():
+    # a retriever that returns its tie in ascending id order: trec_eval ranks b (the larger id) first
+    run = Run(["q1"], ["a", "b"], np.array([[0, 1]]), np.array([[1.0, 1.0]]))
+    assert evaluate({"q1": {"a": 1}}, run, ["MRR@10"]).per_query["MRR@10"] == {"q1": 0.5}
+
+
+def test_which_queries_are_averaged_and_counted():
+    run = Run.from_dict({"q1": {"a": 1.0}, "q4": {"a": 1.0}})
+    qrels = {**QRELS, "q4": {"a": 1}}
+    ds = dataset(qrels)  # q4 is judged but not a query of the dataset: left out
+    res = evaluate(ds, run, ["MRR@10"])
+    assert (res.n_queries, res.n_without_relevant, res.n_without_results) == (2, 1, 1)
+    assert res.per_query["MRR@10"] == {"q1": 1.0, "q2": 0.0}
+    assert evaluate(qrels, run, ["MRR@10"]).per_query["MRR@10"] == {"q1": 1.0, "q2": 0.0, "q4": 1.0}
+    only = evaluate(qrels, run, ["MRR@10"], queries=["q4", "q3"])
+    assert only.per_query["MRR@10"] == {"q4": 1.0} and (only.n_queries, only.n_without_relevant) == (1, 1)
+    nothing = evaluate({"q3": {"e": 0}}, run, ["MRR@10", "nDCG@10"])
+    assert nothing.means == {"MRR@10": 0.0, "nDCG@10": 0.0} and nothing.n_queries == 0
+
+
+def test_the_settings_recorded_with_the_results():
+    parents = Corpus(ids=["a", "b"], texts=["one two three four", "five six"])
+    chunks = Corpus(ids=["a#0", "a#1", "b#0"], texts=["one two", "three four", "five six"],
+                    metas=[{"parent": "a", "start": 0, "end": 7}, {"parent": "a", "start": 8, "end": 18},
+                           {"parent": "b", "start": 0, "end": 8}])
+    run = Run.from_dict({"q": {"b#0": 3.0, "a#1": 2.0, "a#0": 1.0}}, chunks.ids)
+    spans = {"q": [("a", 4, 7)]}
+    plain = evaluate({"q": {"a": 1}}, run, ["MRR@10"], corpus=chunks, parents=parents)
+    assert plain.settings == {"metrics": ["MRR@10"], "ignore_identical_ids": False,
+                              "tie_break": "score desc, doc id desc (trec_eval)",
+                              "document_rank": "rank of the document's best chunk"}
+    assert plain.per_query["MRR@10"] == {"q": 0.5}  # a at the rank of a#1, its best chunk
+    one_unit = evaluate({"q": {"a": 1}}, run, ["IoU@2", "span_recall@2"], spans, parents, corpus=chunks)
+    assert one_unit.settings["span_unit"] == "regex"
+    two_units = evaluate({"q": {"a": 1}}, run, ["IoU@2", "span_recall@2(chroma=true)"], spans, parents,
+                         corpus=chunks)
+    assert two_units.settings["span_unit"] == {"IoU@2": "regex", "span_recall@2(chroma=true)": "chars (chroma)"}
+    unchunked = evaluate({"q": {"a": 1}}, Run.from_dict({"q": {"a": 1.0}}), ["MRR@10"], parents=parents)
+    assert "document_rank" not in unchunked.settings and "span_unit" not in unchunked.settings
+
+
+def test_tie_aware_values_are_on_by_default_and_count_the_unretrieved_tail():
+    parents = Corpus(ids=["a", "b", "c", "d"], texts=["x"] * 4)
+    run = Run.from_dict({"q": {"a": 1.0}})  # b, c, d unretrieved: tied below a
+    res = evaluate({"q": {"b": 1}}, run, ["MRR@10"], parents=parents)
+    # b is at rank 2, 3 or 4 with equal chance: expected RR = (1/2 + 1/3 + 1/4) / 3
+    assert res.ties["MRR@10"] == {"queries_with_tie_at_cut": 0, "expected": pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3),
+                                  "min": 0.25, "max": 0.5}
+    assert evaluate({"q": {"b": 1}}, run, ["MRR@10"], parents=parents, tie_aware_values=False).ties == {}
+
+
+def test_curves_are_the_measures_at_each_depth():
+    from rageval.evaluation import CURVES, curves
+
+    run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q2": {"b": 0.3}})
+    ds = dataset(QRELS)
+    values = curves(ds, run, 4)
+    assert set(values) == set(CURVES) and all(len(v) == 4 for v in values.values())
+    for family in CURVES:
+        for k in range(1, 5):
+            assert values[family][k - 1] == evaluate(ds, run, [f"{family}@{k}"]).means[f"{family}@{k}"]
+    assert values["Recall"] == [0.5, 0.5, 0.75, 1.0]  # q2 found at 1; q1's a at 3 and c at 4
+
+
+def test_the_deepest_cutoff_sets_the_depth_kept():
+    from rageval.evaluation import max_cutoff
+    from rageval.metrics import parse_measures
+
+    assert max_cutoff(parse_measures(["MRR@10", "nDCG@100", "Rprec"])) == 100
+    assert max_cutoff(parse_measures(["Rprec"])) == 0 and max_cutoff([]) == 0
