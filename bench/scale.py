@@ -7,7 +7,7 @@ ray       the default benchmark (``rageval run``: code:stdlib, bm25 and dense), 
           the local executor and with ``--executor ray`` (a local Ray cluster started by the run):
           wall times and the overhead ratio.
 encoding  texts/s of ``dense:backend=torch|onnx|onnx-int8`` on the same texts, batch 64, in this
-          one process (each backend warmed up first): code (the first 1,024 code:stdlib functions)
+          one process (each backend warmed up first; the median of 3 interleaved rounds): code (the first 1,024 code:stdlib functions)
           and short sentences (1,024 cosqa queries, or code:stdlib summaries without ../shared).
 quality   nDCG@10 of each backend on cosqa (test) and code:stdlib, and int8's top-10 agreement.
 million   --docs synthetic documents (bench/bm25.py's Zipf corpus) written as a BEIR folder, then in
@@ -56,19 +56,22 @@ def _texts(n: int) -> dict[str, list[str]]:
     return {"code": code.corpus.contents()[:n], "short sentences": (short * (n // len(short) + 1))[:n]}
 
 
-def encoding(n: int = 1024) -> None:
+def encoding(n: int = 1024, rounds: int = 3) -> None:
     from rageval.embedding import Encoder
 
     encoders = {b: Encoder(batch_size=64, backend=b) for b in ("torch", "onnx", "onnx-int8")}
     for kind, texts in _texts(n).items():
-        rates = {}
-        for backend, encoder in encoders.items():
+        for encoder in encoders.values():
             encoder.encode(texts[:128])  # warm-up (and the export, the first time)
-            start = time.perf_counter()
-            encoder.encode(texts)
-            rates[backend] = len(texts) / (time.perf_counter() - start)
-        print(f"encoding {len(texts)} {kind}: " + ", ".join(
-            f"{b} {r:.1f} texts/s (x{r / rates['torch']:.2f})" for b, r in rates.items()))
+        rates: dict[str, list[float]] = {b: [] for b in encoders}
+        for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every backend alike
+            for backend, encoder in encoders.items():
+                start = time.perf_counter()
+                encoder.encode(texts)
+                rates[backend].append(len(texts) / (time.perf_counter() - start))
+        median = {b: float(np.median(r)) for b, r in rates.items()}
+        print(f"encoding {len(texts)} {kind} (median of {rounds} interleaved rounds): " + ", ".join(
+            f"{b} {r:.1f} texts/s (x{r / median['torch']:.2f})" for b, r in median.items()))
 
 
 def quality() -> None:

@@ -26,7 +26,7 @@ from .plugins import (Chunker, DatasetLoader, EmbeddingRetriever, Generator, Ret
                       WeightedQueryRetriever)
 from .registry import create
 from .results_frame import results
-from .topk import top_k, top_k_rows
+from .topk import top_k, top_k_rows, top_k_sparse
 from .trec import Run, read_qrels
 
 __version__ = "0.1.0"
@@ -41,4 +41,4 @@ __all__ = ["Analyzer", "Chunker", "Corpus", "DataError", "Dataset", "DatasetLoad
            "Generator", "Measure", "Outcome", "Qrels", "Queries", "RagevalError", "Results", "Retriever", "Run", "Span",
            "Spans", "SpecError", "TrecMeasure", "VectorRetriever", "Vocabulary", "WeightedQueryRetriever",
            "benchmark", "evaluate", "fuse", "get_retriever", "load_dataset", "parse_measure", "read_qrels", "results",
-           "top_k", "top_k_rows", "__version__"]
+           "top_k", "top_k_rows", "top_k_sparse", "__version__"]

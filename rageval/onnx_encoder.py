@@ -26,6 +26,7 @@ log = logging.getLogger("rageval")
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_EXPORT = "export2"  # torch.onnx.export (eager attention, opset 17) + ORT's transformer fusions: a new way, a new name
 _OUTPUT = "last_hidden_state"
 
 
@@ -48,13 +49,17 @@ def _quantization_settings(target: str) -> dict[str, Any]:
     7-bit weights on AVX512 without VNNI (saturation), unsigned weights on AVX2."""
     from onnxruntime.quantization import QuantType
 
+    import onnx
+
     weights = QuantType.QUInt8 if target == "avx2" else QuantType.QInt8
     return {"weight_type": weights, "per_channel": True, "reduce_range": target == "avx512",
-            "op_types_to_quantize": ["MatMul", "Add"]}
+            "op_types_to_quantize": ["MatMul", "Add"],
+            "extra_options": {"DefaultTensorType": onnx.TensorProto.FLOAT}}  # fused ops carry no inferred type
 
 
 def backend_identity(backend: str) -> str:
-    """What besides the model fixes the vectors: the backend, and for int8 the quantisation target."""
+    """What besides the model fixes the vectors: the backend, how it was exported, and for int8 the
+    quantisation target (``onnx-int8:export2:avx512_vnni``)."""
     if backend not in BACKENDS:
         raise RagevalError(f"unknown encoder backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     if backend != "torch":
@@ -64,19 +69,21 @@ def backend_identity(backend: str) -> str:
         except ImportError:
             raise RagevalError(f"encoder backend {backend} needs onnxruntime and onnx: "
                                "pip install 'rageval[onnx]'") from None
-    return f"{backend}:{quantization_target()}" if backend == "onnx-int8" else backend
+    if backend == "torch":
+        return backend
+    return f"{backend}:{_EXPORT}" + (f":{quantization_target()}" if backend == "onnx-int8" else "")
 
 
 def onnx_model(model: Any, model_path: Path, identity: str, backend: str) -> Path:
     """The cached ONNX file of ``model``'s transformer for ``backend`` (exported, and quantised for
     ``onnx-int8``, on first use); a failed export is a RagevalError naming the model."""
-    exported = cache_dir("onnx") / key("onnx", identity) / "model.onnx"
+    exported = cache_dir("onnx") / key("onnx", identity, _EXPORT) / "model.onnx"
     if not exported.exists():
         _export(model, model_path, exported)
     if backend == "onnx":
         return exported
     target = quantization_target()
-    quantised = cache_dir("onnx") / key("onnx-int8", identity, target) / "model.onnx"
+    quantised = cache_dir("onnx") / key("onnx-int8", identity, _EXPORT, target) / "model.onnx"
     if not quantised.exists():
         from onnxruntime.quantization import quantize_dynamic
 
@@ -106,6 +113,9 @@ def _export(model: Any, model_path: Path, target: Path) -> None:
         def forward(self, *args: torch.Tensor) -> torch.Tensor:
             return self.inner(**dict(zip(names, args)), return_dict=True)[_OUTPUT]
 
+    if hasattr(transformer.model, "set_attn_implementation"):
+        # eager attention exports the subgraph ONNX Runtime fuses into its Attention kernel; sdpa's does not fuse
+        transformer.model.set_attn_implementation("eager")
     log.info("exporting %s to ONNX", model_path)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     try:
@@ -115,9 +125,23 @@ def _export(model: Any, model_path: Path, target: Path) -> None:
                               input_names=names, output_names=[_OUTPUT],
                               dynamic_axes={**axes, _OUTPUT: {0: "batch", 1: "sequence"}},
                               opset_version=17, dynamo=False)
+            _fuse(tmp / target.name, transformer.model.config)
     except Exception as e:  # noqa: BLE001 - any failure is the model's
         raise RagevalError(f"model {model_path}: ONNX export failed ({type(e).__name__}: "
                            f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+
+
+def _fuse(onnx_file: Path, config: Any) -> None:
+    """Rewrite the export with ONNX Runtime's transformer fusions (attention, embedding and skip
+    layer norms, bias GELU) where its optimizer knows the architecture; otherwise leave it."""
+    from onnxruntime.transformers.optimizer import MODEL_TYPES, optimize_model
+
+    kind = getattr(config, "model_type", "")
+    heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+    if kind not in MODEL_TYPES or not heads or not hidden:
+        return
+    optimize_model(str(onnx_file), model_type=kind, num_heads=heads, hidden_size=hidden).save_model_to_file(
+        str(onnx_file))
 
 
 @contextlib.contextmanager
@@ -140,6 +164,8 @@ def run_transformer_in_onnx(model: Any, onnx_file: Path, threads: int) -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # idle threads sleep instead of spinning: between runs this process tokenizes and pools with torch
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     transformer = model[0]

@@ -33,6 +33,36 @@ def top_k_rows(rows: Iterable[tuple[np.ndarray, np.ndarray]], n_rows: int, k: in
     return indices, scores
 
 
+def top_k_sparse(indptr: np.ndarray, candidates: np.ndarray, values: np.ndarray, k: int,
+                 tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` of every row of a CSR matrix (``indptr``, column ``candidates``, ``values``): the
+    same ``[n_rows, k]`` result as ``top_k_rows``, with one partition per long row and one sort for
+    the whole matrix. A row with more than k entries is cut at its k-th largest value; what is left
+    (k entries and the ties at the cut) is sorted in one pass by row, score, doc id."""
+    n_rows = len(indptr) - 1
+    counts = np.diff(indptr)
+    long_rows = np.flatnonzero(counts > k)
+    if len(long_rows):
+        threshold = np.full(n_rows, -np.inf)
+        bounds = indptr.tolist()
+        for row in long_rows.tolist():
+            lo, hi = bounds[row], bounds[row + 1]
+            threshold[row] = np.partition(values[lo:hi], hi - lo - k)[hi - lo - k]
+        keep = values >= np.repeat(threshold, counts)  # every tie at the cut stays, the sort decides
+        row_of, candidates, values = np.repeat(np.arange(n_rows), counts)[keep], candidates[keep], values[keep]
+    else:
+        row_of = np.repeat(np.arange(n_rows), counts)
+    order = np.lexsort((-tie_rank[candidates], -values, row_of))
+    row_of, candidates, values = row_of[order], candidates[order], values[order]
+    rank = np.arange(len(row_of)) - np.searchsorted(row_of, row_of)
+    taken = rank < k
+    indices = np.full((n_rows, k), -1)
+    scores = np.zeros((n_rows, k))
+    indices[row_of[taken], rank[taken]] = candidates[taken]
+    scores[row_of[taken], rank[taken]] = values[taken]
+    return indices, scores
+
+
 def top_k_dense(scores: np.ndarray, k: int, tie_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top-k of a dense ``[n_queries, n_docs]`` score matrix; returns ``[n_queries, k]``
     positions (−1 where a row has fewer than k documents) and their scores."""

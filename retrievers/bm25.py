@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -29,15 +30,19 @@ class BM25(Retriever):
 
     name = "bm25"
     default_run = True
+    runtime_options = ("threads",)
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
                  idf: Literal["okapi", "lucene"] = "okapi",
                  backend: Literal["sparse", "rank_bm25"] = "sparse",
                  tokenizer: Literal["regex", "whitespace"] = "regex", lowercase: bool = True,
                  split_identifiers: bool = True, stopwords: Literal["english", "none"] = "english",
-                 stemmer: str = "english", dtype: Literal["float64", "float32"] = "float64"):
+                 stemmer: str = "english", dtype: Literal["float64", "float32"] = "float64", threads: int = 0):
         if k1 < 0 or not 0 <= b <= 1:
             raise SpecError(f"bm25: need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        if threads < 0:
+            raise SpecError(f"bm25: threads must be 0 (every core) or more, got {threads}")
+        self.threads = threads or os.cpu_count() or 1
         if backend == "rank_bm25" and idf != "okapi":
             raise SpecError("bm25: backend=rank_bm25 implements idf=okapi only")
         self.k1, self.b, self.epsilon, self.idf, self.backend = k1, b, epsilon, idf, backend
@@ -105,7 +110,7 @@ class BM25(Retriever):
         known = self.vocab.terms
         terms = [[known[t] for t in query if t in known] for query in weighted]
         weights = [[w for t, w in query.items() if t in known] for query in weighted]
-        indices, scores = self._index.search(terms, k, self._tie_rank, weights)
+        indices, scores = self._index.search(terms, k, self._tie_rank, weights, self.threads)
         return Run(query_ids, self._ids, indices, scores)
 
     @staticmethod
@@ -128,6 +133,6 @@ class BM25(Retriever):
                 indices, scores = top_k_rows(rows(), len(queries), k, tie_rank)
             else:
                 terms = [self.vocab.lookup(t) for t in queries.texts]
-                indices, scores = self._index.search(terms, k, tie_rank)
+                indices, scores = self._index.search(terms, k, tie_rank, threads=self.threads)
                 progress.update(len(queries))
         return Run(queries.ids, self._ids, indices, scores)

@@ -4,16 +4,18 @@ Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabula
 term frequencies per batch, and stores every (term, document) weight
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
 A batch of queries is one sparse product with that matrix, so a query touches only the
-postings of its terms; top-k is a partial sort of the documents that matched.
+postings of its terms; top-k is a partial sort of the documents that matched, for the whole batch
+at once (``rageval.topk.top_k_sparse``); batches run on several threads.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from rageval.topk import top_k_rows
+from rageval.topk import top_k_sparse
 
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
@@ -110,27 +112,39 @@ class SparseBM25:
         self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
-               query_weights: list[list[float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               query_weights: list[list[float]] | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for each query's term ids (a repeated term counts again, or
-        each term counts its ``query_weights`` entry); only documents that match a term."""
-        return top_k_rows(self._matches(query_terms, query_weights), len(query_terms), k, tie_rank)
+        each term counts its ``query_weights`` entry); only documents that match a term. Batches of
+        queries are scored on ``threads`` threads (the sparse product and the selection release the
+        GIL); the result does not depend on it."""
+        indices = np.full((len(query_terms), k), -1)
+        scores = np.zeros((len(query_terms), k))
 
-    def _matches(self, query_terms: list[list[int]],
-                 query_weights: list[list[float]] | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Each query's (matching documents, scores), computed by sparse products over batches of queries."""
-        W = self.weights
-        postings = np.diff(W.indptr)
+        def score(batch: tuple[int, int]) -> None:
+            start, stop = batch
+            S = self._product(query_terms[start:stop], None if query_weights is None else query_weights[start:stop])
+            indices[start:stop], scores[start:stop] = top_k_sparse(S.indptr, S.indices, S.data, k, tie_rank)
+
+        postings = np.diff(self.weights.indptr)
         per_query = [int(postings[terms].sum()) for terms in query_terms]
-        for start, stop in query_batches(per_query, POSTINGS_PER_BATCH):
-            batch = query_terms[start:stop]
-            rows = np.repeat(np.arange(len(batch)), [len(t) for t in batch])
-            cols = np.fromiter((t for terms in batch for t in terms), dtype=np.int64, count=len(rows))
-            if query_weights is None:
-                values = np.ones(len(rows))
-            else:
-                values = np.fromiter((w for ws in query_weights[start:stop] for w in ws), dtype=np.float64, count=len(rows))
-            Q = sp.csr_matrix((values, (rows, cols)), shape=(len(batch), W.shape[0]))
-            S = (Q @ W).tocsr()
-            for i in range(len(batch)):  # the product keeps no zero sum: every entry is a match
-                lo, hi = S.indptr[i], S.indptr[i + 1]
-                yield S.indices[lo:hi], S.data[lo:hi]
+        budget = min(POSTINGS_PER_BATCH, -(-sum(per_query) // max(threads, 1)) or 1)  # one batch per thread at least
+        batches = list(query_batches(per_query, budget))
+        if threads > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(score, batches))
+        else:
+            for batch in batches:
+                score(batch)
+        return indices, scores
+
+    def _product(self, query_terms: list[list[int]], query_weights: list[list[float]] | None) -> sp.csr_matrix:
+        """[queries, documents] scores of one batch: the sparse product keeps no zero sum, so its
+        entries are exactly the matching documents."""
+        rows = np.repeat(np.arange(len(query_terms)), [len(t) for t in query_terms])
+        cols = np.fromiter((t for terms in query_terms for t in terms), dtype=np.int64, count=len(rows))
+        if query_weights is None:
+            values = np.ones(len(rows))
+        else:
+            values = np.fromiter((w for ws in query_weights for w in ws), dtype=np.float64, count=len(rows))
+        Q = sp.csr_matrix((values, (rows, cols)), shape=(len(query_terms), self.weights.shape[0]))
+        return (Q @ self.weights).tocsr()

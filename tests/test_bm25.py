@@ -43,6 +43,19 @@ def test_rankings_identical_between_backends(cranfield):
     assert (runs[0].indices[:, :10] >= 0).all()
 
 
+def test_threads_split_the_queries_not_the_results(cranfield):
+    from rageval.errors import SpecError
+
+    one, two = get_retriever("bm25:threads=1"), get_retriever("bm25:threads=2")
+    assert one.config() == two.config() and "threads" not in one.config()  # speed only: not in the identity
+    one.index(cranfield.corpus)
+    two.index(cranfield.corpus)
+    a, b = one.search(cranfield.queries, 100), two.search(cranfield.queries, 100)
+    assert a.indices.tolist() == b.indices.tolist() and a.scores.tolist() == b.scores.tolist()
+    with pytest.raises(SpecError, match="threads must be 0 \\(every core\\) or more, got -1"):
+        get_retriever("bm25:threads=-1")
+
+
 def test_lucene_idf_and_only_matching_documents():
     corpus = Corpus(ids=["a", "b", "c"], texts=["cat sat", "dog ran", "cat cat dog"])
     r = get_retriever("bm25:idf=lucene")

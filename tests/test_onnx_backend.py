@@ -28,7 +28,7 @@ def test_fp32_onnx_gives_torchs_vectors_and_int8_stays_close(fresh_cache):
     int8 = Encoder(backend="onnx-int8")
     cosines = (int8.encode(TEXTS) * torch_vectors).sum(axis=1)
     assert cosines.min() > 0.95 and not np.allclose(cosines, 1.0, atol=1e-4)  # quantised: close, not equal
-    assert onnx.config()["backend"] == "onnx" and int8.config()["backend"].startswith("onnx-int8:")
+    assert onnx.config()["backend"] == "onnx:export2" and int8.config()["backend"].startswith("onnx-int8:export2:")
 
 
 def test_exports_are_cached_by_model_identity_and_backends_keep_their_own_embeddings(fresh_cache, monkeypatch,

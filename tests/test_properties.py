@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rageval import Corpus, Dataset, Queries, Run, evaluate, registry
 from rageval.metrics import parse_measures
 from rageval.spans import SpanScorer
-from rageval.topk import top_k, top_k_dense, top_k_rows
+from rageval.topk import top_k, top_k_dense, top_k_rows, top_k_sparse
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]),
@@ -102,6 +102,24 @@ def test_the_cut_keeps_what_trec_eval_keeps(scores, k, rng):
         for got, got_scores in ((dense, dense_scores), (sparse, sparse_scores)):
             assert got.shape == got_scores.shape == (4, k)
             assert got[r].tolist() == padded and got_scores[r].tolist() == padded_scores
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.integers(-2, 3), max_size=30), min_size=1, max_size=8), st.integers(1, 10), st.randoms())
+def test_the_whole_matrix_cut_equals_the_row_by_row_cut(rows, k, rng):
+    """Each row a random subset of 40 documents with heavily tied scores (negative ones too), some
+    rows empty or shorter than k: the one-pass cut of a CSR matrix gives top_k_rows's result."""
+    ids = [f"d{i:02d}" for i in range(40)]
+    rng.shuffle(ids)
+    tie_rank = Corpus(ids=ids, texts=[""] * len(ids)).id_ranks()
+    columns = [np.array(rng.sample(range(40), len(row)), dtype=np.int64) for row in rows]
+    values = [np.array(row, dtype=float) for row in rows]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    flat_columns = np.concatenate(columns) if indptr[-1] else np.zeros(0, dtype=np.int64)
+    flat_values = np.concatenate(values) if indptr[-1] else np.zeros(0)
+    got, got_scores = top_k_sparse(indptr, flat_columns, flat_values, k, tie_rank)
+    want, want_scores = top_k_rows(zip(columns, values), len(rows), k, tie_rank)
+    assert got.tolist() == want.tolist() and got_scores.tolist() == want_scores.tolist()
 
 
 @SETTINGS
