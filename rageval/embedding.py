@@ -194,7 +194,8 @@ class Encoder:
                 for chunk in self._chunks(order[start:start + block_size])]
         chunks = ([prefix + contents[i] for i in chunk] for chunk in rows)
         actors = pool_size()
-        vectors = encode_on_actors(self, list(chunks), actors) if actors else map(self.encode_chunk, chunks)
+        vectors = (encode_on_actors(type(self), self.settings(), list(chunks), actors) if actors
+                   else map(self.encode_chunk, chunks))
         self.calls += len(contents)
         dim = self.dim
         with atomic_open(data, "w+b") as f:

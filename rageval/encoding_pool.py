@@ -8,12 +8,9 @@ when the Ray executor sets ``RAGEVAL_ENCODING_ACTORS`` (its ``encoders=`` option
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .embedding import Encoder
 
 ACTORS_VARIABLE = "RAGEVAL_ENCODING_ACTORS"
 
@@ -29,19 +26,19 @@ def pool_size() -> int:
 
 
 class EncodingActor:
-    """One encoder, loaded once, encoding chunks of texts."""
+    """One encoder (``make(**settings)``: an ``Encoder``), loaded once, encoding chunks of texts."""
 
-    def __init__(self, settings: dict) -> None:
-        from .embedding import Encoder
-
-        self.encoder = Encoder(**settings)
+    def __init__(self, make: Callable[..., Any], settings: dict) -> None:
+        self.encoder = make(**settings)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode_chunk(texts)
 
 
-def encode_on_actors(encoder: Encoder, chunks: Sequence[list[str]], actors: int) -> Iterator[np.ndarray]:
-    """The embeddings of each chunk, in order, encoded by ``actors`` Ray actors (one CPU each)."""
+def encode_on_actors(make: Callable[..., Any], settings: dict, chunks: Sequence[list[str]],
+                     actors: int) -> Iterator[np.ndarray]:
+    """The embeddings of each chunk, in order, encoded by ``actors`` Ray actors (one CPU each), each
+    holding ``make(**settings)``."""
     import ray
     import torch
     from ray.util import ActorPool
@@ -49,7 +46,7 @@ def encode_on_actors(encoder: Encoder, chunks: Sequence[list[str]], actors: int)
     threads = str(torch.get_num_threads())  # a model's last bits depend on it: the actors use this task's
     remote = ray.remote(EncodingActor).options(num_cpus=1, max_restarts=2, max_task_retries=2,
                                                runtime_env={"env_vars": {"OMP_NUM_THREADS": threads}})
-    handles = [remote.remote(encoder.settings()) for _ in range(min(actors, len(chunks)))]
+    handles = [remote.remote(make, settings) for _ in range(min(actors, len(chunks)))]
     try:
         yield from ActorPool(handles).map(lambda actor, chunk: actor.encode.remote(chunk), chunks)
     finally:

@@ -45,6 +45,13 @@ def query_batches(postings: Sequence[int], budget: int) -> Iterator[tuple[int, i
         start = stop
 
 
+def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int]]:
+    """The query batches of one search: at most ``POSTINGS_PER_BATCH`` postings each, and at least
+    one batch per thread when the postings allow it (``query_batches`` with a budget of the total
+    postings over ``threads``)."""
+    return list(query_batches(postings, min(POSTINGS_PER_BATCH, -(-sum(postings) // max(threads, 1)) or 1)))
+
+
 class EmptyVocabulary(ValueError):
     """No document has a term: there is nothing to index."""
 
@@ -117,8 +124,8 @@ class SparseBM25:
         each term counts its ``query_weights`` entry); only documents that match a term. Batches of
         queries are scored on ``threads`` threads (the sparse product and the selection release the
         GIL); the result does not depend on it."""
-        indices = np.full((len(query_terms), k), -1)
-        scores = np.zeros((len(query_terms), k))
+        indices = np.empty((len(query_terms), k), dtype=np.int64)  # every row is written by its batch
+        scores = np.empty((len(query_terms), k))
 
         def score(batch: tuple[int, int]) -> None:
             start, stop = batch
@@ -126,9 +133,7 @@ class SparseBM25:
             indices[start:stop], scores[start:stop] = top_k_sparse(S.indptr, S.indices, S.data, k, tie_rank)
 
         postings = np.diff(self.weights.indptr)
-        per_query = [int(postings[terms].sum()) for terms in query_terms]
-        budget = min(POSTINGS_PER_BATCH, -(-sum(per_query) // max(threads, 1)) or 1)  # one batch per thread at least
-        batches = list(query_batches(per_query, budget))
+        batches = search_batches([int(postings[terms].sum()) for terms in query_terms], threads)
         if threads > 1 and len(batches) > 1:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(score, batches))

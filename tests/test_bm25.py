@@ -56,6 +56,49 @@ def test_threads_split_the_queries_not_the_results(cranfield):
         get_retriever("bm25:threads=-1")
 
 
+def test_search_batches_give_each_thread_work_and_stay_bounded(monkeypatch):
+    import retrievers.bm25_index as bm25_index
+
+    assert bm25_index.search_batches([5] * 10, 1) == [(0, 10)]
+    assert bm25_index.search_batches([5] * 10, 2) == [(0, 5), (5, 10)]
+    assert bm25_index.search_batches([5] * 10, 3) == [(0, 4), (4, 8), (8, 10)]  # budget 17: 4 queries reach it
+    assert bm25_index.search_batches([0, 0, 0], 2) == [(0, 3)]  # nothing to share
+    assert bm25_index.search_batches([], 2) == []
+    monkeypatch.setattr(bm25_index, "POSTINGS_PER_BATCH", 12)
+    assert bm25_index.search_batches([5] * 10, 1) == [(0, 3), (3, 6), (6, 9), (9, 10)]  # the bound wins
+
+
+def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
+    import threading
+
+    from retrievers.bm25_index import SparseBM25
+
+    bm25 = get_retriever("bm25")
+    bm25.index(cranfield.corpus)
+    seen: list[int] = []
+    product = SparseBM25._product
+
+    def recording(self, *args):
+        seen.append(threading.get_ident())
+        return product(self, *args)
+
+    monkeypatch.setattr(SparseBM25, "_product", recording)
+    terms = [bm25.vocab.lookup(t) for t in cranfield.queries.texts]
+    index, main = bm25._index, threading.get_ident()
+    index.search(terms, 10, bm25._tie_rank)  # the default: this thread
+    assert set(seen) == {main}
+    seen.clear()
+    index.search(terms, 10, bm25._tie_rank, threads=2)
+    assert len(seen) == 2 and main not in seen and len(set(seen)) in (1, 2)  # two batches on the pool
+    seen.clear()
+    index.search(terms[:1], 10, bm25._tie_rank, threads=2)  # one batch: no pool
+    assert seen == [main]
+    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_BATCH", 1)
+    seen.clear()
+    index.search(terms[:3], 10, bm25._tie_rank, threads=1)  # several batches, one thread: no pool
+    assert seen == [main] * 3
+
+
 def test_lucene_idf_and_only_matching_documents():
     corpus = Corpus(ids=["a", "b", "c"], texts=["cat sat", "dog ran", "cat cat dog"])
     r = get_retriever("bm25:idf=lucene")

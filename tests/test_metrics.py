@@ -202,7 +202,8 @@ def test_span_measure_edges(caplog):
 def test_each_row_is_ordered_by_trec_evals_rule_whatever_order_the_retriever_gave():
     # a retriever that returns its tie in ascending id order: trec_eval ranks b (the larger id) first
     run = Run(["q1"], ["a", "b"], np.array([[0, 1]]), np.array([[1.0, 1.0]]))
-    assert evaluate({"q1": {"a": 1}}, run, ["MRR@10"]).per_query["MRR@10"] == {"q1": 0.5}
+    res = evaluate({"q1": {"a": 1}}, run, ["MRR@10", "Sufficiency@1"])  # pytrec_eval sorts; Sufficiency reads our order
+    assert res.per_query == {"MRR@10": {"q1": 0.5}, "Sufficiency@1": {"q1": 0.0}}
 
 
 def test_which_queries_are_averaged_and_counted():
@@ -212,7 +213,9 @@ def test_which_queries_are_averaged_and_counted():
     res = evaluate(ds, run, ["MRR@10"])
     assert (res.n_queries, res.n_without_relevant, res.n_without_results) == (2, 1, 1)
     assert res.per_query["MRR@10"] == {"q1": 1.0, "q2": 0.0}
-    assert evaluate(qrels, run, ["MRR@10"]).per_query["MRR@10"] == {"q1": 1.0, "q2": 0.0, "q4": 1.0}
+    on_qrels = evaluate(qrels, run, ["MRR@10"])
+    assert on_qrels.per_query["MRR@10"] == {"q1": 1.0, "q2": 0.0, "q4": 1.0} and on_qrels.n_without_results == 1
+    assert evaluate(ds, run, ["MRR@10"], queries=["q1"]).per_query["MRR@10"] == {"q1": 1.0}  # queries= wins
     only = evaluate(qrels, run, ["MRR@10"], queries=["q4", "q3"])
     assert only.per_query["MRR@10"] == {"q4": 1.0} and (only.n_queries, only.n_without_relevant) == (1, 1)
     nothing = evaluate({"q3": {"e": 0}}, run, ["MRR@10", "nDCG@10"])
@@ -261,6 +264,16 @@ def test_curves_are_the_measures_at_each_depth():
         for k in range(1, 5):
             assert values[family][k - 1] == evaluate(ds, run, [f"{family}@{k}"]).means[f"{family}@{k}"]
     assert values["Recall"] == [0.5, 0.5, 0.75, 1.0]  # q2 found at 1; q1's a at 3 and c at 4
+    # a result that is its own query counts unless dropped; chunks count for their document
+    own = Run.from_dict({"q2": {"q2": 2.0, "b": 1.0}})
+    two = dataset({"q2": {"b": 1}}, ("q2",))
+    assert curves(two, own, 1)["Recall"] == [0.0] and curves(two, own, 1, ignore_identical_ids=True)["Recall"] == [1.0]
+    parents = Corpus(ids=["a", "b"], texts=["one two three four", "five six"])
+    chunks = Corpus(ids=["a#0", "b#0"], texts=["one two", "five six"],
+                    metas=[{"parent": "a", "start": 0, "end": 7}, {"parent": "b", "start": 0, "end": 8}])
+    chunked = Dataset("c", parents, Queries(["q"], ["t"]), {"q": {"a": 1}})
+    by_chunk = Run.from_dict({"q": {"b#0": 2.0, "a#0": 1.0}}, chunks.ids)
+    assert curves(chunked, by_chunk, 2, corpus=chunks)["Recall"] == [0.0, 1.0]
 
 
 def test_the_deepest_cutoff_sets_the_depth_kept():
