@@ -251,6 +251,12 @@ def test_tie_aware_values_are_on_by_default_and_count_the_unretrieved_tail():
     assert res.ties["MRR@10"] == {"queries_with_tie_at_cut": 0, "expected": pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3),
                                   "min": 0.25, "max": 0.5}
     assert evaluate({"q": {"b": 1}}, run, ["MRR@10"], parents=parents, tie_aware_values=False).ties == {}
+    # means over queries: r has no tie and keeps its value in all three
+    both = evaluate({"q": {"b": 1}, "r": {"a": 1}}, Run.from_dict({"q": {"a": 1.0}, "r": {"a": 1.0}}), ["MRR@10"],
+                    parents=parents)
+    assert both.ties["MRR@10"] == {"queries_with_tie_at_cut": 0,
+                                   "expected": pytest.approx(((1 / 2 + 1 / 3 + 1 / 4) / 3 + 1) / 2),
+                                   "min": (0.25 + 1) / 2, "max": (0.5 + 1) / 2}
 
 
 def test_curves_are_the_measures_at_each_depth():
