@@ -157,6 +157,9 @@ def test_reciprocal_rank_fusion_by_hand():
     tied = fuse([Run.from_dict({"q": {"a": 1.0}}), Run.from_dict({"q": {"b": 1.0}})], k=0)
     assert next(tied.results())[1] == ["b", "a"]  # equal fused scores: doc id descending
     assert fuse([one, two], depth=1).k == 1
+    assert fuse([one, two]).to_dict() == fused.to_dict()  # k = 60 by default (Cormack et al.)
+    empty = fuse([Run.from_dict({}), Run.from_dict({})])
+    assert empty.k == 0 and len(empty) == 0
     with pytest.raises(SpecError, match="fusion method 'combmnz' is not known"):
         fuse([one], method="combmnz")
 
