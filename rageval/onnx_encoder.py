@@ -26,6 +26,7 @@ log = logging.getLogger("rageval")
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_QUANTISE = "quant2"  # the quantisation settings' version: MatMul, Add and the fused Attention
 _EXPORT = "export2"  # torch.onnx.export (eager attention, opset 17) + ORT's transformer fusions: a new way, a new name
 _OUTPUT = "last_hidden_state"
 
@@ -45,21 +46,22 @@ def quantization_target() -> str:
 
 def _quantization_settings(target: str) -> dict[str, Any]:
     """Optimum's dynamic ``AutoQuantizationConfig.<target>(is_static=False)``: unsigned activations,
-    per-channel weights, MatMul quantised; signed weights where VNNI or ARM dot products take them,
-    7-bit weights on AVX512 without VNNI (saturation), unsigned weights on AVX2."""
+    per-channel weights, every MatMul quantised (in the fused graph the query/key/value projections
+    sit inside the Attention op, so it is quantised too); signed weights where VNNI or ARM dot
+    products take them, 7-bit weights on AVX512 without VNNI (saturation), unsigned weights on AVX2."""
     from onnxruntime.quantization import QuantType
 
     import onnx
 
     weights = QuantType.QUInt8 if target == "avx2" else QuantType.QInt8
     return {"weight_type": weights, "per_channel": True, "reduce_range": target == "avx512",
-            "op_types_to_quantize": ["MatMul", "Add"],
+            "op_types_to_quantize": ["MatMul", "Add", "Attention"],
             "extra_options": {"DefaultTensorType": onnx.TensorProto.FLOAT}}  # fused ops carry no inferred type
 
 
 def backend_identity(backend: str) -> str:
     """What besides the model fixes the vectors: the backend, how it was exported, and for int8 the
-    quantisation target (``onnx-int8:export2:avx512_vnni``)."""
+    quantisation target (``onnx-int8:export2:avx512_vnni:quant2``)."""
     if backend not in BACKENDS:
         raise RagevalError(f"unknown encoder backend {backend!r}; use one of: {', '.join(BACKENDS)}")
     if backend != "torch":
@@ -71,7 +73,7 @@ def backend_identity(backend: str) -> str:
                                "pip install 'rageval[onnx]'") from None
     if backend == "torch":
         return backend
-    return f"{backend}:{_EXPORT}" + (f":{quantization_target()}" if backend == "onnx-int8" else "")
+    return f"{backend}:{_EXPORT}" + (f":{quantization_target()}:{_QUANTISE}" if backend == "onnx-int8" else "")
 
 
 def onnx_model(model: Any, model_path: Path, identity: str, backend: str) -> Path:
@@ -83,7 +85,7 @@ def onnx_model(model: Any, model_path: Path, identity: str, backend: str) -> Pat
     if backend == "onnx":
         return exported
     target = quantization_target()
-    quantised = cache_dir("onnx") / key("onnx-int8", identity, _EXPORT, target) / "model.onnx"
+    quantised = cache_dir("onnx") / key("onnx-int8", identity, _EXPORT, target, _QUANTISE) / "model.onnx"
     if not quantised.exists():
         from onnxruntime.quantization import quantize_dynamic
 
