@@ -10,6 +10,7 @@ which sentence-transformers' own ONNX backend needs, does not install beside tra
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import platform
 import warnings
@@ -31,6 +32,7 @@ _EXPORT = "export2"  # torch.onnx.export (eager attention, opset 17) + ORT's tra
 _OUTPUT = "last_hidden_state"
 
 
+@functools.cache
 def quantization_target() -> str:
     """The instruction set int8 kernels run on here: ``avx512_vnni``, ``avx512``, ``avx2`` or ``arm64``."""
     if platform.machine().lower() in ("arm64", "aarch64"):
