@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable, Literal, Sequence
+from itertools import chain
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -45,7 +46,8 @@ class Analyzer:
             if stemmer not in Stemmer.algorithms():
                 raise SpecError(f"unknown stemmer {stemmer!r}; available: none, {', '.join(Stemmer.algorithms())}")
             self._stemmer = Stemmer.Stemmer(stemmer)
-        self._word = _WORD if self.split_identifiers else _WORD_WITH_UNDERSCORE
+        word = _WORD if self.split_identifiers else _WORD_WITH_UNDERSCORE
+        self._split = str.split if tokenizer == "whitespace" else word.findall
 
     def config(self) -> dict:
         return {"tokenizer": self.tokenizer, "lowercase": self.lowercase,
@@ -58,7 +60,15 @@ class Analyzer:
             text = _CAMEL.sub(" ", text)
         if self.lowercase:
             text = text.lower()
-        return text.split() if self.tokenizer == "whitespace" else self._word.findall(text)
+        return self._split(text)
+
+    def raw_tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """``raw_tokens`` of each text, the same steps through C-level maps (no Python call per text)."""
+        if self.split_identifiers:
+            texts = [t if lower else _CAMEL.sub(" ", t) for t, lower in zip(texts, map(str.islower, texts))]
+        if self.lowercase:
+            texts = map(str.lower, texts)
+        return list(map(self._split, texts))
 
     def normalize(self, tokens: Sequence[str]) -> list[str | None]:
         """Stem each raw token; stop words become None."""
@@ -81,6 +91,8 @@ class Vocabulary:
         self._raw: defaultdict[str, int] = defaultdict()
         self._raw.default_factory = self._raw.__len__
         self._raw_to_term = np.empty(0, dtype=np.int32)
+        self._known: dict[str, int] = {}  # raw query token -> term id, -1 when not a term
+        self._known_size = 0
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -94,27 +106,38 @@ class Vocabulary:
         ids = [-1 if t is None else terms.setdefault(t, len(terms)) for t in self.analyzer.normalize(new)]
         self._raw_to_term = np.concatenate([self._raw_to_term, np.asarray(ids, dtype=np.int32)])
 
-    def add(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    def add(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Term ids of all ``texts`` concatenated (int32), and each text's length in terms (int64).
         New terms are added to the vocabulary."""
-        raw: list[str] = []
-        lengths: list[int] = []
-        tokenize = self.analyzer.raw_tokens
-        for text in texts:
-            toks = tokenize(text)
-            raw += toks
-            lengths.append(len(toks))
+        per_text = self.analyzer.raw_tokens_many(texts)
+        raw = list(chain.from_iterable(per_text))
         raw_ids = np.fromiter(map(self._raw.__getitem__, raw), dtype=np.int64, count=len(raw))
         self._extend_table()
-        term_ids = self._raw_to_term[raw_ids]
-        keep = term_ids >= 0
-        if keep.all():
-            return term_ids, np.asarray(lengths, dtype=np.int64)
-        doc_of = np.repeat(np.arange(len(lengths)), lengths)
-        kept_lengths = np.bincount(doc_of[keep], minlength=len(lengths)).astype(np.int64)
-        return term_ids[keep], kept_lengths
+        return _kept(self._raw_to_term[raw_ids], per_text)
 
     def lookup(self, text: str) -> list[int]:
         """Term ids of a query's terms that are in the vocabulary, in order (repeats kept)."""
-        terms = self.terms
-        return [terms[t] for t in self.analyzer.tokenize(text) if t in terms]
+        return self.lookup_many([text])[0].tolist()
+
+    def lookup_many(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``lookup`` of every text, concatenated (int64), and each text's number of them; each
+        distinct raw token is normalised once (and remembered)."""
+        if self._known_size != len(self.terms):  # the vocabulary grew: unknown tokens may be known now
+            self._known, self._known_size = {}, len(self.terms)
+        known, terms = self._known, self.terms
+        per_text = self.analyzer.raw_tokens_many(texts)
+        raw = list(chain.from_iterable(per_text))
+        new = list(set(raw).difference(known))
+        for tok, term in zip(new, self.analyzer.normalize(new)):
+            known[tok] = terms.get(term, -1) if term is not None else -1
+        return _kept(np.fromiter(map(known.__getitem__, raw), dtype=np.int64, count=len(raw)), per_text)
+
+
+def _kept(ids: np.ndarray, per_text: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The ids that are terms (not -1) and each text's count of them."""
+    lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+    keep = ids >= 0
+    if keep.all():
+        return ids, lengths
+    owner = np.repeat(np.arange(len(per_text)), lengths)
+    return ids[keep], np.bincount(owner[keep], minlength=len(per_text)).astype(np.int64)

@@ -132,7 +132,7 @@ class BM25(Retriever):
 
                 indices, scores = top_k_rows(rows(), len(queries), k, tie_rank)
             else:
-                terms = [self.vocab.lookup(t) for t in queries.texts]
-                indices, scores = self._index.search(terms, k, tie_rank, threads=self.threads)
+                terms, lengths = self.vocab.lookup_many(queries.texts)
+                indices, scores = self._index.search_arrays(terms, lengths, k, tie_rank, threads=self.threads)
                 progress.update(len(queries))
         return Run(queries.ids, self._ids, indices, scores)

@@ -3,22 +3,25 @@
 Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabulary``), counts
 term frequencies per batch, and stores every (term, document) weight
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
-A batch of queries is one sparse product with that matrix, so a query touches only the
-postings of its terms; top-k is a partial sort of the documents that matched, for the whole batch
-at once (``rageval.topk.top_k_sparse``); batches run on several threads.
+A query touches only the postings of its terms: a batch of queries is scored and cut to its top
+k in one compiled pass (``retrievers.bm25_kernel``: the sums of scipy's sparse product ``Q @ W``,
+bit for bit, and trec_eval's tie rule); batches run on several threads.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from rageval.topk import top_k_sparse
+from .bm25_kernel import score_top_k
 
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
+# A thread is given at least this many postings: about 2 ms of scoring, where starting it costs about 0.3 ms.
+POSTINGS_PER_THREAD = 500_000
 
 
 def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], epsilon: float) -> np.ndarray:
@@ -46,10 +49,11 @@ def query_batches(postings: Sequence[int], budget: int) -> Iterator[tuple[int, i
 
 
 def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int]]:
-    """The query batches of one search: at most ``POSTINGS_PER_BATCH`` postings each, and at least
-    one batch per thread when the postings allow it (``query_batches`` with a budget of the total
-    postings over ``threads``)."""
-    return list(query_batches(postings, min(POSTINGS_PER_BATCH, -(-sum(postings) // max(threads, 1)) or 1)))
+    """The query batches of one search: at most ``POSTINGS_PER_BATCH`` postings each, and one batch
+    per thread when the postings allow it and each thread gets at least ``POSTINGS_PER_THREAD``
+    (``query_batches`` with a budget of the total postings over ``threads``, within those bounds)."""
+    share = -(-sum(postings) // max(threads, 1))
+    return list(query_batches(postings, min(POSTINGS_PER_BATCH, max(share, POSTINGS_PER_THREAD))))
 
 
 class EmptyVocabulary(ValueError):
@@ -121,19 +125,41 @@ class SparseBM25:
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
                query_weights: list[list[float]] | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for each query's term ids (a repeated term counts again, or
-        each term counts its ``query_weights`` entry); only documents that match a term. Batches of
-        queries are scored on ``threads`` threads (the sparse product and the selection release the
-        GIL); the result does not depend on it."""
-        indices = np.empty((len(query_terms), k), dtype=np.int64)  # every row is written by its batch
-        scores = np.empty((len(query_terms), k))
+        each term counts its ``query_weights`` entry): ``search_arrays`` on the lists."""
+        lengths = np.fromiter(map(len, query_terms), dtype=np.int64, count=len(query_terms))
+        terms = np.fromiter(chain.from_iterable(query_terms), dtype=np.int64, count=lengths.sum())
+        weights = None if query_weights is None else np.fromiter(
+            chain.from_iterable(query_weights), dtype=np.float64, count=len(terms))
+        return self.search_arrays(terms, lengths, k, tie_rank, weights, threads)
+
+    def search_arrays(self, terms: np.ndarray, lengths: np.ndarray, k: int, tie_rank: np.ndarray,
+                      weights: np.ndarray | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (positions, scores) for queries given as their term ids concatenated (``terms``)
+        and their numbers of terms (``lengths``); each term counts 1, or its entry of ``weights``.
+        Only documents that match a term are returned. Batches of queries are scored on
+        ``threads`` threads (the compiled scoring releases the GIL); the result does not depend on it."""
+        n_queries = len(lengths)
+        indices = np.empty((n_queries, k), dtype=np.int64)  # every row is written by its batch
+        scores = np.empty((n_queries, k))
+        W = self.weights
+        tie_rank = np.asarray(tie_rank, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        if weights is None:
+            weights = np.ones(len(terms))
 
         def score(batch: tuple[int, int]) -> None:
             start, stop = batch
-            S = self._product(query_terms[start:stop], None if query_weights is None else query_weights[start:stop])
-            indices[start:stop], scores[start:stop] = top_k_sparse(S.indptr, S.indices, S.data, k, tie_rank)
+            lo, hi = offsets[start], offsets[stop]
+            # the batch as a [queries, terms] CSR matrix in the canonical form scipy's product reads
+            # (term ids sorted, a repeated term's weights summed)
+            Q = sp.csr_matrix((weights[lo:hi], terms[lo:hi], offsets[start:stop + 1] - lo),
+                              shape=(stop - start, W.shape[0]))
+            Q.sum_duplicates()
+            indices[start:stop], scores[start:stop] = score_top_k(
+                Q.indptr, Q.indices, Q.data, W.indptr, W.indices, W.data, W.shape[1], k, tie_rank)
 
-        postings = np.diff(self.weights.indptr)
-        batches = search_batches([int(postings[terms].sum()) for terms in query_terms], threads)
+        postings = np.bincount(np.repeat(np.arange(n_queries), lengths), np.diff(W.indptr)[terms], n_queries)
+        batches = search_batches(postings.astype(np.int64).tolist(), threads)
         if threads > 1 and len(batches) > 1:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(score, batches))
@@ -141,15 +167,3 @@ class SparseBM25:
             for batch in batches:
                 score(batch)
         return indices, scores
-
-    def _product(self, query_terms: list[list[int]], query_weights: list[list[float]] | None) -> sp.csr_matrix:
-        """[queries, documents] scores of one batch: the sparse product keeps no zero sum, so its
-        entries are exactly the matching documents."""
-        rows = np.repeat(np.arange(len(query_terms)), [len(t) for t in query_terms])
-        cols = np.fromiter((t for terms in query_terms for t in terms), dtype=np.int64, count=len(rows))
-        if query_weights is None:
-            values = np.ones(len(rows))
-        else:
-            values = np.fromiter((w for ws in query_weights for w in ws), dtype=np.float64, count=len(rows))
-        Q = sp.csr_matrix((values, (rows, cols)), shape=(len(query_terms), self.weights.shape[0]))
-        return (Q @ self.weights).tocsr()

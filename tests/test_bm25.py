@@ -59,6 +59,10 @@ def test_threads_split_the_queries_not_the_results(cranfield):
 def test_search_batches_give_each_thread_work_and_stay_bounded(monkeypatch):
     import retrievers.bm25_index as bm25_index
 
+    assert bm25_index.search_batches([5] * 10, 2) == [(0, 10)]  # too little to start a thread for
+    monkeypatch.setattr(bm25_index, "POSTINGS_PER_THREAD", 20)
+    assert bm25_index.search_batches([5] * 10, 4) == [(0, 4), (4, 8), (8, 10)]  # 20 a thread, not 13
+    monkeypatch.setattr(bm25_index, "POSTINGS_PER_THREAD", 1)
     assert bm25_index.search_batches([5] * 10, 1) == [(0, 10)]
     assert bm25_index.search_batches([5] * 10, 2) == [(0, 5), (5, 10)]
     assert bm25_index.search_batches([5] * 10, 3) == [(0, 4), (4, 8), (8, 10)]  # budget 17: 4 queries reach it
@@ -71,22 +75,26 @@ def test_search_batches_give_each_thread_work_and_stay_bounded(monkeypatch):
 def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     import threading
 
-    from retrievers.bm25_index import SparseBM25
+    import retrievers.bm25_index as bm25_index
 
     bm25 = get_retriever("bm25")
     bm25.index(cranfield.corpus)
     seen: list[int] = []
-    product = SparseBM25._product
+    score_top_k = bm25_index.score_top_k
 
-    def recording(self, *args):
+    def recording(*args):
         seen.append(threading.get_ident())
-        return product(self, *args)
+        return score_top_k(*args)
 
-    monkeypatch.setattr(SparseBM25, "_product", recording)
+    monkeypatch.setattr(bm25_index, "score_top_k", recording)
     terms = [bm25.vocab.lookup(t) for t in cranfield.queries.texts]
     index, main = bm25._index, threading.get_ident()
     index.search(terms, 10, bm25._tie_rank)  # the default: this thread
     assert set(seen) == {main}
+    seen.clear()
+    index.search(terms, 10, bm25._tie_rank, threads=2)  # cranfield's 467k postings: not worth a second thread
+    assert seen == [main]
+    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_THREAD", 1)
     seen.clear()
     index.search(terms, 10, bm25._tie_rank, threads=2)
     assert len(seen) == 2 and main not in seen and len(set(seen)) in (1, 2)  # two batches on the pool

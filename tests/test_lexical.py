@@ -23,3 +23,23 @@ def test_vocabulary_batch_path_matches_the_reference_tokenizer():
     assert lengths.tolist() == [len(e) for e in expected]
     assert [terms[i] for i in ids.tolist()] == [t for e in expected for t in e]
     assert vocab.lookup("FOXES unknownword the") == [vocab.terms["fox"]]
+
+
+def test_the_many_text_paths_equal_the_per_text_reference():
+    """raw_tokens_many and lookup_many give, text by text, what raw_tokens and tokenize give, under
+    every analyzer setting (capitals, underscores, digits, accents, a text that is all stop words)."""
+    texts = ["parseHTTPResponse", "read_file_lines 2x", "", "the a an", "Café résumés ÉTÉ",
+             "getX_y  C-d\ttabs\nlines", "ALLCAPS mixedCase42Value", "123 456", "foxes FOXES fox"]
+    for options in ({}, {"split_identifiers": False}, {"tokenizer": "whitespace"}, {"lowercase": False},
+                    {"stopwords": "none", "stemmer": "none"}):
+        analyzer = Analyzer(**options)
+        assert analyzer.raw_tokens_many(texts) == [analyzer.raw_tokens(t) for t in texts], options
+        vocab = Vocabulary(analyzer)
+        vocab.add(texts[:4])  # some of the later texts' terms are unknown: dropped
+        ids, lengths = vocab.lookup_many(texts)
+        expected = [[vocab.terms[t] for t in analyzer.tokenize(text) if t in vocab.terms] for text in texts]
+        assert lengths.tolist() == [len(e) for e in expected], options
+        assert ids.tolist() == [i for e in expected for i in e], options
+        vocab.add(texts[4:])  # the vocabulary grew: what was unknown is found now
+        assert vocab.lookup_many(texts)[0].tolist() == [vocab.terms[t] for text in texts
+                                                       for t in analyzer.tokenize(text)], options
