@@ -10,9 +10,11 @@ encoding  texts/s of ``dense:backend=torch|onnx|onnx-int8`` on the same texts, b
           one process (each backend warmed up first; the median of 3 interleaved rounds): code (the first 1,024 code:stdlib functions)
           and short sentences (1,024 cosqa queries, or code:stdlib summaries without ../shared).
 quality   nDCG@10 of each backend on cosqa (test) and code:stdlib, and int8's top-10 agreement.
-million   --docs synthetic documents (bench/bm25.py's Zipf corpus) written as a BEIR folder, then in
-          a fresh process: load + bm25 index + 1,000 queries + scoring (each query's relevant
-          document is the one its words were drawn from), with peak memory (VmHWM) and times.
+million   --docs synthetic documents (bench/bm25.py's Zipf corpus) written as a BEIR folder and as
+          an ir_datasets collection (TSV files registered with ir_datasets, read through
+          ``irds:``), then for each, in a fresh process: load + bm25 index + 1,000 queries +
+          scoring (each query's relevant document is the one its words were drawn from), with
+          peak memory (ru_maxrss) and times.
 """
 from __future__ import annotations
 
@@ -101,33 +103,57 @@ def quality() -> None:
 
 
 def _write_collection(folder: Path, n_docs: int, n_queries: int) -> None:
+    """The corpus, queries and judgments in BEIR layout, and the same as TSV files (docs.tsv,
+    queries.tsv, qrels.txt in TREC format) for an ir_datasets collection."""
     from bm25 import synthetic
 
     docs, _ = synthetic(n_docs, 0)
     rng = np.random.default_rng(7)
     targets = rng.choice(n_docs, size=n_queries, replace=False)
     folder.mkdir(parents=True)
-    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f, \
+            open(folder / "docs.tsv", "w", encoding="utf-8") as tsv:
         for i, text in enumerate(docs):
             f.write(json.dumps({"_id": f"d{i}", "title": "", "text": text}) + "\n")
+            tsv.write(f"d{i}\t{text}\n")
     (folder / "qrels").mkdir()
     with open(folder / "queries.jsonl", "w", encoding="utf-8") as q, \
-            open(folder / "qrels" / "test.tsv", "w", encoding="utf-8") as r:
+            open(folder / "queries.tsv", "w", encoding="utf-8") as q_tsv, \
+            open(folder / "qrels" / "test.tsv", "w", encoding="utf-8") as r, \
+            open(folder / "qrels.txt", "w", encoding="utf-8") as r_trec:
         r.write("query-id\tcorpus-id\tscore\n")
         for j, target in enumerate(targets):
             words = docs[target].split()
             picked = rng.choice(len(words), size=min(4, len(words)), replace=False)
-            q.write(json.dumps({"_id": f"q{j}", "text": " ".join(words[p] for p in sorted(picked))}) + "\n")
+            text = " ".join(words[p] for p in sorted(picked))
+            q.write(json.dumps({"_id": f"q{j}", "text": text}) + "\n")
+            q_tsv.write(f"q{j}\t{text}\n")
             r.write(f"q{j}\td{target}\t1\n")
+            r_trec.write(f"q{j} 0 d{target} 1\n")
 
 
-def _million_child(folder: str) -> None:
+def _register_irds(folder: Path) -> str:
+    """Register the TSV files as an ir_datasets collection; its id."""
+    import ir_datasets
+    from ir_datasets.datasets.base import Dataset
+    from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
+    from ir_datasets.util import LocalDownload
+
+    name = "rageval-synthetic"
+    ir_datasets.registry.register(name, Dataset(TsvDocs(LocalDownload(folder / "docs.tsv")),
+                                                TsvQueries(LocalDownload(folder / "queries.tsv")),
+                                                TrecQrels(LocalDownload(folder / "qrels.txt"), {1: "relevant"})))
+    return name
+
+
+def _million_child(folder: str, source: str) -> None:
     """Run in a fresh process: load, index, search, score; print times and peak memory."""
     from rageval import evaluate, get_retriever, load_dataset
 
+    spec = f"irds:{_register_irds(Path(folder))}" if source == "irds" else folder
     times = {}
     start = time.perf_counter()
-    ds = load_dataset(folder, "test")
+    ds = load_dataset(spec, "test" if source == "beir" else None)
     times["load"] = time.perf_counter() - start
     bm25 = get_retriever("bm25:stemmer=none,stopwords=none")
     start = time.perf_counter()
@@ -140,9 +166,9 @@ def _million_child(folder: str) -> None:
     res = evaluate(ds, run, ["nDCG@10", "MRR@10", "Recall@100"])
     times["score"] = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{len(ds.corpus)} documents, {len(ds.queries)} queries: " + ", ".join(
+    print(f"{source}: {len(ds.corpus)} documents, {len(ds.queries)} queries: " + ", ".join(
         f"{k} {v:.1f} s" for k, v in times.items()) + f"; peak memory {peak:.2f} GB; "
-          + ", ".join(f"{k} {v:.4f}" for k, v in res.means.items()))
+          + ", ".join(f"{k} {v:.4f}" for k, v in res.means.items()), flush=True)
 
 
 def million(n_docs: int) -> None:
@@ -152,8 +178,9 @@ def million(n_docs: int) -> None:
         _write_collection(folder, n_docs, 1000)
         size = (folder / "corpus.jsonl").stat().st_size / 2**20
         print(f"wrote {n_docs} synthetic documents ({size:.0f} MB of jsonl) in {time.perf_counter() - start:.0f} s")
-        env = {**os.environ, "RAGEVAL_CACHE": str(Path(tmp) / "cache")}
-        subprocess.run([sys.executable, __file__, "--child", str(folder)], env=env, check=True)
+        for source in ("beir", "irds"):
+            env = {**os.environ, "RAGEVAL_CACHE": str(Path(tmp) / "cache"), "IR_DATASETS_HOME": str(Path(tmp) / "irds")}
+            subprocess.run([sys.executable, __file__, "--child", str(folder), source], env=env, check=True)
 
 
 def main() -> None:
@@ -161,10 +188,10 @@ def main() -> None:
     ap.add_argument("--part", nargs="+", default=["ray", "encoding", "quality", "million"],
                     choices=["ray", "encoding", "quality", "million"])
     ap.add_argument("--docs", type=int, default=1_000_000)
-    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _million_child(args.child)
+        _million_child(*args.child)
         return
     sys.path.insert(0, str(ROOT / "bench"))
     for part in args.part:

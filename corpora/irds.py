@@ -1,11 +1,12 @@
 """``irds:ID`` — any collection of the ir_datasets package (``irds:cranfield``, ``irds:beir/scifact/test``)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 from rageval.data import Corpus, Dataset, Qrels, Queries
 from rageval.errors import DataError, RagevalError
 from rageval.plugins import DatasetLoader
+from rageval.text_column import TextColumnBuilder
 
 from .records import matching_judgments
 
@@ -60,7 +61,13 @@ class IrdsLoader(DatasetLoader):
                        split=split or "", meta={"source": f"irds:{did}", "grades_reversed": reverse})
 
     def _corpus(self, ds) -> Corpus:
-        ids, texts, titles, metas = [], [], [], []
+        """The documents streamed from ``docs_iter()`` into compact columns: texts and titles as
+        ``TextColumn``s (one UTF-8 buffer each), no per-document object but the id and, for a
+        document with fields beyond id, title and text, its meta dict."""
+        ids: list[str] = []
+        metas: list[Mapping[str, Any]] = []
+        texts, titles = TextColumnBuilder(), TextColumnBuilder()
+        no_meta: dict[str, Any] = {}  # one dict for every document without extra fields, as Corpus shares it
         seen: set[str] = set()
         for doc in ds.docs_iter():
             if doc.doc_id in seen:
@@ -71,7 +78,8 @@ class IrdsLoader(DatasetLoader):
             texts.append(fields.pop("text", None) or doc.default_text())
             titles.append(fields.pop("title", "") or "")
             fields.pop("doc_id")
-            metas.append({k: v for k, v in fields.items() if isinstance(v, (str, int, float))})
+            meta = {k: v for k, v in fields.items() if isinstance(v, (str, int, float))}
+            metas.append(meta or no_meta)
         if not ids:
             raise DataError(f"irds:{self.dataset_id}", "the corpus is empty")
-        return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=self.fields)
+        return Corpus(ids=ids, texts=texts.build(), titles=titles.build(), metas=metas, fields=self.fields)

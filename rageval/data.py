@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import RagevalError
+from .text_column import TextColumn
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Corpus:
             titles = [d.title for d in documents]
             metas = [d.meta for d in documents]
         self.ids: list[str] = list(ids)
-        self.texts: list[str] = list(texts)
-        self.titles: list[str] = list(titles) if titles is not None else [""] * len(self.ids)
+        self.texts: Sequence[str] = _column(texts)
+        self.titles: Sequence[str] = _column(titles) if titles is not None else [""] * len(self.ids)
         self.metas: list[Mapping[str, Any]] = list(metas) if metas is not None else [{}] * len(self.ids)
         self.fields: tuple[str, ...] = tuple(fields)
         if not (len(self.ids) == len(self.texts) == len(self.titles) == len(self.metas)):
@@ -85,11 +86,14 @@ class Corpus:
             self._id_ranks = ranks
         return self._id_ranks
 
-    def contents(self) -> list[str]:
-        """Searchable text of every document: the ``fields`` joined by a space (empty ones skipped)."""
+    def contents(self) -> Sequence[str]:
+        """Searchable text of every document: the ``fields`` joined by a space (empty ones skipped);
+        a ``TextColumn`` when the texts are one."""
         if self._contents is None:
-            if self.fields == ("text",):
-                self._contents = self.texts
+            if "text" in self.fields and set(self.fields) <= {"title", "text"} and not any(self.titles):
+                self._contents = self.texts  # nothing but the text is searchable
+            elif isinstance(self.texts, TextColumn):
+                self._contents = TextColumn.of(self._content(i) for i in range(len(self)))
             else:
                 self._contents = [self._content(i) for i in range(len(self))]
         return self._contents
@@ -128,6 +132,11 @@ class Corpus:
                     h.update(b"\x00")
             self._fingerprint = h.hexdigest()[:32]
         return self._fingerprint
+
+
+def _column(texts: Sequence[str]) -> Sequence[str]:
+    """A ``TextColumn`` as it is (immutable, compact); any other sequence as a list."""
+    return texts if isinstance(texts, TextColumn) else list(texts)
 
 
 class Queries:

@@ -19,6 +19,45 @@ def test_corpus_fingerprint_contents_and_lookup():
     assert [list(b) for b in corpus.batches(1)] == [["B beta text"], ["alpha"]]
 
 
+def test_a_text_column_reads_back_every_string():
+    """Strings of every width (ASCII, Latin-1, CJK, emoji, a lone surrogate as the BEIR loader can
+    meet it, empty ones) come back as they went in, by index, negative index, slice and iteration;
+    the buffer is their UTF-8 encoding; a column pickles (Ray sends corpora to workers)."""
+    import pickle
+
+    from rageval.text_column import TextColumn
+
+    texts = ["plain", "", "café résumé", "数据检索", "emoji 🙂 end", "\ud800 lone", "", "last"]
+    column = TextColumn.of(iter(texts))
+    assert len(column) == 8 and list(column) == texts and [column[i] for i in range(8)] == texts
+    assert column[-1] == "last" and column[-8] == "plain" and column[2:5] == texts[2:5] and column[::3] == texts[::3]
+    for bad in (8, -9):
+        with pytest.raises(IndexError, match=f"index {bad} out of range for 8 strings"):
+            column[bad]
+    assert column.nbytes == sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) + 9 * 8
+    assert column == texts and column == TextColumn.of(texts) and column != texts[:-1]
+    assert pickle.loads(pickle.dumps(column)) == column
+    assert len(TextColumn.of([])) == 0 and list(TextColumn.of([])) == []
+
+
+def test_a_corpus_of_text_columns_is_the_corpus_of_lists():
+    """Texts and titles held as TextColumns: the same fingerprint, contents, batches and documents
+    as with lists; contents are the texts themselves when no title is set."""
+    from rageval.text_column import TextColumn
+
+    ids, texts, titles = ["b", "a", "c"], ["beta text", "alpha", "ü gamma"], ["B", "", "C"]
+    lists = Corpus(ids=ids, texts=texts, titles=titles)
+    columns = Corpus(ids=ids, texts=TextColumn.of(texts), titles=TextColumn.of(titles))
+    assert isinstance(columns.texts, TextColumn) and isinstance(columns.contents(), TextColumn)
+    assert columns.fingerprint == lists.fingerprint
+    assert list(columns.contents()) == lists.contents() == ["B beta text", "alpha", "C ü gamma"]
+    assert [list(b) for b in columns.batches(2)] == [list(b) for b in lists.batches(2)]
+    assert columns.get("c") == lists.get("c") == Document("c", "ü gamma", "C")
+    untitled = Corpus(ids=ids, texts=TextColumn.of(texts), titles=TextColumn.of(["", "", ""]))
+    assert untitled.contents() is untitled.texts
+    assert Corpus(ids=ids, texts=texts, titles=["", "", ""], fields=("title",)).contents() == ["", "", ""]
+
+
 def test_run_trec_round_trip_keeps_scores_exactly(tmp_path):
     scores = np.array([[1 / 3, 0.1 + 0.2, 0.0], [2.0, -1.0, 0.0]])
     run = Run(["q1", "q2"], ["d0", "d1", "d2"], np.array([[2, 0, -1], [1, 0, -1]]), scores)
