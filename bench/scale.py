@@ -1,7 +1,7 @@
 """Scale: the Ray executor's overhead, the encoder backends' throughput and quality, and a
 million-document BM25 benchmark's time and memory.
 
-    python bench/scale.py [--part ray encoding quality million] [--docs 1000000]
+    python bench/scale.py [--part ray encoding quality million shards] [--docs 1000000]
 
 ray       the default benchmark (``rageval run``: code:stdlib, bm25 and dense), cold caches, with
           the local executor and with ``--executor ray`` (a local Ray cluster started by the run):
@@ -15,6 +15,9 @@ million   --docs synthetic documents (bench/bm25.py's Zipf corpus) written as a 
           ``irds:``), then for each, in a fresh process: load + bm25 index + 1,000 queries +
           scoring (each query's relevant document is the one its words were drawn from), with
           peak memory (ru_maxrss) and times.
+shards    the BM25 index of --docs synthetic documents built in this process, then with its
+          analysis in 2 shards on Ray tasks (a local Ray instance of 2 CPUs, as ``--executor
+          ray:indexers=2`` does inside a pair): times, the ratio, and whether the indexes are equal.
 """
 from __future__ import annotations
 
@@ -183,10 +186,38 @@ def million(n_docs: int) -> None:
             subprocess.run([sys.executable, __file__, "--child", str(folder), source], env=env, check=True)
 
 
+def shards(n_docs: int) -> None:
+    import ray
+
+    import rageval.index_shards as index_shards
+    from bm25 import synthetic
+    from rageval import Corpus, get_retriever
+
+    docs, _ = synthetic(n_docs, 0)
+    corpus = Corpus(ids=[f"d{i}" for i in range(n_docs)], texts=docs, fields=("text",))
+    times, indexes = {}, {}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        for label, count in (("local", "0"), ("2 shards", "2")):
+            os.environ[index_shards.SHARDS_VARIABLE] = count
+            bm25 = get_retriever("bm25:stemmer=none,stopwords=none")
+            start = time.perf_counter()
+            bm25.index(corpus)
+            times[label] = time.perf_counter() - start
+            indexes[label] = bm25._index.weights
+            print(f"{label}: {n_docs} documents indexed in {times[label]:.1f} s (shards: {bm25.shards})", flush=True)
+    finally:
+        ray.shutdown()
+    a, b = indexes.values()
+    same = all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("data", "indices", "indptr"))
+    print(f"analysis on 2 Ray tasks: x{times['local'] / times['2 shards']:.2f} the local build's speed; "
+          f"identical index: {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", nargs="+", default=["ray", "encoding", "quality", "million"],
-                    choices=["ray", "encoding", "quality", "million"])
+    ap.add_argument("--part", nargs="+", default=["ray", "encoding", "quality", "million", "shards"],
+                    choices=["ray", "encoding", "quality", "million", "shards"])
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -196,7 +227,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     for part in args.part:
         {"ray": ray_overhead, "encoding": encoding, "quality": quality,
-         "million": lambda: million(args.docs)}[part]()
+         "million": lambda: million(args.docs), "shards": lambda: shards(args.docs)}[part]()
 
 
 if __name__ == "__main__":

@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--executor", default="local", metavar="SPEC",
-                   help="where the pairs run: local (default) or ray[:address=HOST:PORT,num_cpus=N,num_gpus=N,encoders=N] "
+                   help="where the pairs run: local (default) or ray[:address=HOST:PORT,num_cpus=N,num_gpus=N,encoders=N,indexers=N] "
                         "(pip install 'rageval[ray]')")
     p.add_argument("--report", action="store_true", help="also write OUT/report.html (pip install 'rageval[report]')")
     p.add_argument("--baseline", metavar="SPEC",

@@ -7,9 +7,10 @@ several machines the output and cache folders must be on storage every node sees
 another CPU may round differently). Workers use this process's cache folder.
 
 With ``encoders=N`` a pair's dense index build encodes its corpus on a pool of N Ray actors
-(``rageval.encoding_pool``), with the same vectors.
+(``rageval.encoding_pool``), with the same vectors; with ``indexers=N`` a pair's BM25 index build
+analyses its corpus in N shards on Ray tasks (``rageval.index_shards``), with the same index.
 
-An executor spec: ``local``, ``ray``, ``ray:address=HOST:PORT,num_cpus=2,num_gpus=0,encoders=2``.
+An executor spec: ``local``, ``ray``, ``ray:address=HOST:PORT,num_cpus=2,num_gpus=0,encoders=2,indexers=2``.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import registry
 from .cache import cache_dir
 from .encoding_pool import ACTORS_VARIABLE
+from .index_shards import SHARDS_VARIABLE
 from .errors import RagevalError, SpecError
 
 
@@ -63,18 +65,20 @@ def _on_a_node(function: Callable[..., Any], *args: Any) -> tuple[Any, str]:
 class RayExecutor:
     """Each pair a Ray task (``num_cpus`` / ``num_gpus`` each, spread over the nodes, retried when its
     worker dies); large arguments (datasets, corpora) go through the object store once; ``encoders``
-    actors encode a dense corpus inside a pair (0: the pair's task encodes it)."""
+    actors encode a dense corpus inside a pair (0: the pair's task encodes it); ``indexers`` tasks
+    analyse a BM25 corpus of at least 100k documents in shards (0: the pair's task analyses it)."""
 
     address: str | None = None
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     max_retries: int = 3
     encoders: int = 0
+    indexers: int = 0
     nodes: list[str] = field(default_factory=list, init=False)  # the node of each finished task, in order
 
     def __post_init__(self) -> None:
-        if self.encoders < 0 or self.num_cpus < 0 or self.num_gpus < 0:
-            raise SpecError("executor 'ray': encoders, num_cpus and num_gpus must not be negative")
+        if min(self.encoders, self.indexers, self.num_cpus, self.num_gpus) < 0:
+            raise SpecError("executor 'ray': encoders, indexers, num_cpus and num_gpus must not be negative")
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -98,6 +102,7 @@ class RayExecutor:
                 num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries,
                 scheduling_strategy="SPREAD", runtime_env={"env_vars": {"OMP_NUM_THREADS": str(_local_threads()),
                                                         ACTORS_VARIABLE: str(self.encoders),
+                                                        SHARDS_VARIABLE: str(self.indexers),
                                                         "RAGEVAL_CACHE": str(cache_dir())}})
             shared: dict[int, Any] = {}  # one object-store copy of each large argument
 

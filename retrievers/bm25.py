@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from rageval.data import Corpus, Queries
 from rageval.errors import RagevalError, SpecError
+from rageval.index_shards import analyse_on_tasks, shard_count
 from rageval.lexical import Analyzer, Vocabulary
 from rageval.plugins import Retriever
 from rageval.progress import bar
@@ -49,6 +50,7 @@ class BM25(Retriever):
         self.analyzer = Analyzer(tokenizer, lowercase, split_identifiers, stopwords, stemmer)
         self.dtype = np.dtype(dtype)
         self._ids: list[str] | None = None
+        self.shards = 0  # how many Ray tasks analysed the corpus of the last index build (0: this process)
 
     @property
     def cacheable(self) -> bool:
@@ -70,8 +72,15 @@ class BM25(Retriever):
                 self._reference = BM25Okapi(tokenized, k1=self.k1, b=self.b, epsilon=self.epsilon)
                 return
             self.vocab = Vocabulary(self.analyzer)
+            self.shards = shard_count(len(corpus))
 
             def batches():
+                if self.shards:  # analysed on Ray tasks (rageval.index_shards)
+                    for term_ids, lengths in analyse_on_tasks(self.vocab, corpus.contents(), self.shards,
+                                                              INDEX_BATCH):
+                        yield term_ids, lengths
+                        progress.update(len(lengths))
+                    return
                 for batch in corpus.batches(INDEX_BATCH):
                     yield self.vocab.add(batch)
                     progress.update(len(batch))

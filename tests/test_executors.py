@@ -87,6 +87,37 @@ def test_tasks_spread_over_both_nodes_and_a_dead_worker_is_retried(cluster, tmp_
     assert len(set(runner.nodes)) == 2  # SPREAD: both nodes ran tasks
 
 
+def test_a_bm25_index_analysed_in_shards_on_ray_is_the_local_index(cluster, shared, monkeypatch):
+    """cosqa's corpus analysed in 3 shards on Ray tasks (the size threshold lowered so that a test
+    corpus is sharded): the same terms in the same order, the same index arrays, the same top 100
+    (positions and scores) as a build in this process; the executor hands its ``indexers`` to tasks."""
+    import numpy as np
+
+    import rageval.index_shards as index_shards
+    from rageval import get_retriever, load_dataset
+
+    ds = load_dataset(str(shared / "cosqa"))
+    local = get_retriever("bm25")
+    local.index(ds.corpus)
+    monkeypatch.setattr(index_shards, "DOCUMENTS_PER_SHARD", 10)
+    monkeypatch.setenv(index_shards.SHARDS_VARIABLE, "3")
+    assert index_shards.shard_count(len(ds.corpus)) == 0  # Ray is not initialised in this process
+    ray.init(address=cluster.address)
+    try:
+        sharded = get_retriever("bm25")
+        sharded.index(ds.corpus)
+    finally:
+        ray.shutdown()
+    assert (local.shards, sharded.shards) == (0, 3)
+    assert list(sharded.vocab.terms) == list(local.vocab.terms)
+    for part in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(sharded._index.weights, part), getattr(local._index.weights, part))
+    mine, theirs = sharded.search(ds.queries, 100), local.search(ds.queries, 100)
+    assert np.array_equal(mine.indices, theirs.indices) and np.array_equal(mine.scores, theirs.scores)
+    runner = RayExecutor(address=cluster.address, indexers=4)
+    assert dict(runner.run([Task(os.getenv, (index_shards.SHARDS_VARIABLE,))])) == {0: "4"}  # read in the task
+
+
 def test_executor_specs_and_bad_input(monkeypatch):
     assert isinstance(executor("local"), LocalExecutor)
     ray_executor = executor("ray:num_cpus=2,max_retries=1")
@@ -95,9 +126,10 @@ def test_executor_specs_and_bad_input(monkeypatch):
         executor("dask")
     with pytest.raises(SpecError, match="executor 'ray' has no option 'cpus'"):
         executor("ray:cpus=2")
-    assert executor("ray:encoders=3").encoders == 3
-    with pytest.raises(SpecError, match="encoders, num_cpus and num_gpus must not be negative"):
-        executor("ray:encoders=-1")
+    assert executor("ray:encoders=3").encoders == 3 and executor("ray:indexers=2").indexers == 2
+    for option in ("encoders", "indexers", "num_cpus"):
+        with pytest.raises(SpecError, match="encoders, indexers, num_cpus and num_gpus must not be negative"):
+            executor(f"ray:{option}=-1")
     start = time.perf_counter()
     with pytest.raises(RagevalError, match="cannot reach a Ray cluster at 127.0.0.1:9"):
         executor("ray:address=127.0.0.1:9")
