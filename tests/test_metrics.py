@@ -200,6 +200,18 @@ def test_span_measure_edges(caplog):
         evaluate(ds, Run.from_dict({"q": {"a#0": 1.0}}, chunks.ids), ["precision_omega(chroma=true)"], corpus=chunks)
     assert [r.getMessage() for r in caplog.records if "not found" in r.getMessage()] == [
         "chroma: 1 of 3 chunks not found in their document by search; their own offsets are used"]
+    # a chunker that records no offsets: placed by search in chroma mode, an error naming the chunk otherwise
+    bare = Corpus(ids=["a#0", "a#1"], texts=["xyz", "QQQ"], metas=[{"parent": "a"}, {"parent": "a"}])
+    run = Run.from_dict({"q": {"a#0": 1.0}}, bare.ids)
+    with pytest.raises(RagevalError, match=r"^span measures: chunk 'a#0' of 'a' has no start/end offsets in its "
+                                           r"meta \(the chunker must record them, or use chroma=true"):
+        evaluate(ds, run, ["IoU@1(unit=chars)"], corpus=bare)
+    with pytest.raises(RagevalError, match=r"^span measures: chunk 'a#1' of 'a' has no start/end offsets in its "
+                                           r"meta and its text is not found in the document$"):
+        evaluate(ds, run, ["IoU@1(unit=chars,chroma=true)"], corpus=bare)
+    placed = evaluate(ds, run, ["IoU@1(unit=chars,chroma=true)"], corpus=Corpus(ids=["a#0"], texts=["xyz"],
+                                                                                 metas=[{"parent": "a"}]))
+    assert placed.per_query["IoU@1(unit=chars,chroma=true)"]["q"] == 1.0  # found at 0..3: the whole reference
 
 
 def test_each_row_is_ordered_by_trec_evals_rule_whatever_order_the_retriever_gave():

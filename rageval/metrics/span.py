@@ -44,9 +44,17 @@ class SpanView:
             corpus, unplaced, out = self.judged.corpus, 0, []
             for i, meta in enumerate(corpus.metas):
                 parent = meta.get("parent", corpus.ids[i])
-                own = (meta["start"], meta["end"]) if "parent" in meta else (0, len(corpus.texts[i]))
-                where = place_by_search(self.text(parent), corpus.texts[i]) if chroma else own
-                unplaced += where is None
+                if "parent" not in meta:
+                    own = (0, len(corpus.texts[i]))
+                else:
+                    own = (meta["start"], meta["end"]) if "start" in meta and "end" in meta else None
+                where = place_by_search(self.text(parent), corpus.texts[i]) if chroma else None
+                if where is None and own is None:
+                    raise RagevalError(
+                        f"span measures: chunk {corpus.ids[i]!r} of {parent!r} has no start/end offsets in its meta"
+                        + (" and its text is not found in the document" if chroma else
+                           " (the chunker must record them, or use chroma=true to place chunks by search)"))
+                unplaced += chroma and where is None
                 out.append((parent, *(where or own)))
             if unplaced:
                 log.warning("chroma: %d of %d chunks not found in their document by search; their own offsets are "
