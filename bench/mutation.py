@@ -31,6 +31,7 @@ MODULES = {
     "rageval/metrics/sufficiency.py": ["tests/test_metrics.py"],
     "rageval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],
     "retrievers/bm25_index.py": ["tests/test_bm25.py", "tests/test_trust.py", "tests/test_ties.py"],
+    "rageval/text_column.py": ["tests/test_data.py"],
     "rageval/run_folder.py": ["tests/test_run_folder.py", "tests/test_hardening.py", "tests/test_trust.py"],
     "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_trust.py", "tests/test_ties_aware.py"],
     "rageval/fusion.py": ["tests/test_metrics.py", "tests/test_rewrite.py"],

@@ -140,10 +140,11 @@ def test_top_k_dense_on_large_rows_equals_a_full_sort(seed):
     for row in small_tie:
         row[np.argsort(-row)[22:26]] = row[np.argsort(-row)[22]]
     for scores in (rng.integers(0, 40, size=(6, 3000)).astype(float), rng.random((6, 3000)), small_tie):
-        pos, top = top_k_dense(scores, 25, tie_rank)
-        for row in range(len(scores)):
-            want = sorted(range(3000), key=lambda i: (-scores[row, i], -tie_rank[i]))[:25]
-            assert pos[row].tolist() == want and top[row].tolist() == scores[row, want].tolist()
+        ranked = [sorted(range(3000), key=lambda i: (-row[i], -tie_rank[i])) for row in scores]
+        for k in (1, 2, 25):  # the cut's edges: the first two places, and a cut inside the tie
+            pos, top = top_k_dense(scores, k, tie_rank)
+            for row, want in zip(range(len(scores)), ranked):
+                assert pos[row].tolist() == want[:k] and top[row].tolist() == scores[row, want[:k]].tolist()
 
 
 def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
