@@ -89,12 +89,12 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     monkeypatch.setattr(bm25_index, "score_top_k", recording)
     terms = [bm25.vocab.lookup(t) for t in cranfield.queries.texts]
     index, main = bm25._index, threading.get_ident()
-    index.search(terms, 10, bm25._tie_rank)  # the default: this thread
-    assert set(seen) == {main}
-    seen.clear()
     index.search(terms, 10, bm25._tie_rank, threads=2)  # cranfield's 467k postings: not worth a second thread
     assert seen == [main]
     monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_THREAD", 1)
+    seen.clear()
+    index.search(terms, 10, bm25._tie_rank)  # the default: this thread, even where two would get work
+    assert seen == [main]
     seen.clear()
     index.search(terms, 10, bm25._tie_rank, threads=2)
     assert len(seen) == 2 and main not in seen and len(set(seen)) in (1, 2)  # two batches on the pool
@@ -105,6 +105,25 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     seen.clear()
     index.search(terms[:3], 10, bm25._tie_rank, threads=1)  # several batches, one thread: no pool
     assert seen == [main] * 3
+    # batches are cut by each query's postings (the document frequencies of its terms), not its terms
+    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_BATCH", 100_000)
+    df = np.diff(index.weights.indptr)
+    postings = [int(df[t].sum()) for t in terms]
+    seen.clear()
+    index.search(terms, 10, bm25._tie_rank, threads=1)
+    assert len(seen) == len(list(bm25_index.query_batches(postings, 100_000))) > 4  # 467k postings in all
+
+
+def test_queries_without_a_known_term_get_empty_rows_wherever_they_stand(cranfield):
+    """A query none of whose terms is in the index has no result, first, in the middle or last of
+    the batch (the last ones are where a short count of postings per query would drop them)."""
+    bm25 = get_retriever("bm25")
+    bm25.index(cranfield.corpus)
+    texts = ["zzzunknown", cranfield.queries.texts[0], "qqqnothing", cranfield.queries.texts[1], "xxxnone", "the"]
+    indices, scores = bm25._index.search([bm25.vocab.lookup(t) for t in texts], 5, bm25._tie_rank)
+    for row in (0, 2, 4, 5):
+        assert indices[row].tolist() == [-1] * 5 and scores[row].tolist() == [0.0] * 5
+    assert (indices[[1, 3]] >= 0).all() and (scores[[1, 3]] > 0).all()
 
 
 def test_lucene_idf_and_only_matching_documents():

@@ -36,6 +36,7 @@ def test_a_text_column_reads_back_every_string():
             column[bad]
     assert column.nbytes == sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) + 9 * 8
     assert column == texts and column == TextColumn.of(texts) and column != texts[:-1]
+    assert TextColumn.of(["ab"]) != TextColumn.of(["cd"]) and TextColumn.of(["ab", ""]) != TextColumn.of(["a", "b"])
     assert pickle.loads(pickle.dumps(column)) == column
     assert len(TextColumn.of([])) == 0 and list(TextColumn.of([])) == []
 
