@@ -16,13 +16,16 @@ ACTORS_VARIABLE = "RAGEVAL_ENCODING_ACTORS"
 
 
 def pool_size() -> int:
-    """How many encoding actors this process may start (0: encode here)."""
+    """How many encoding actors this process may start (0: encode here); Ray is imported only when
+    actors are asked for."""
+    size = int(os.environ.get(ACTORS_VARIABLE) or 0)
+    if size <= 0:
+        return 0
     try:
         import ray
     except ImportError:
         return 0
-    size = int(os.environ.get(ACTORS_VARIABLE) or 0)
-    return size if size > 0 and ray.is_initialized() else 0
+    return size if ray.is_initialized() else 0
 
 
 class EncodingActor:

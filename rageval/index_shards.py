@@ -22,14 +22,16 @@ DOCUMENTS_PER_SHARD = 50_000
 
 
 def shard_count(n_docs: int) -> int:
-    """How many shards this process may analyse on Ray for ``n_docs`` documents (0: analyse here)."""
+    """How many shards this process may analyse on Ray for ``n_docs`` documents (0: analyse here).
+    Ray is imported only when shards are asked for (importing it takes a fraction of a second)."""
+    shards = min(int(os.environ.get(SHARDS_VARIABLE) or 0), n_docs // DOCUMENTS_PER_SHARD)
+    if shards < 2:
+        return 0
     try:
         import ray
     except ImportError:
         return 0
-    asked = int(os.environ.get(SHARDS_VARIABLE) or 0)
-    shards = min(asked, n_docs // DOCUMENTS_PER_SHARD)
-    return shards if shards > 1 and ray.is_initialized() else 0
+    return shards if ray.is_initialized() else 0
 
 
 def analyse_shard(config: dict, texts: Sequence[str], batch: int) -> tuple[list[str], np.ndarray, np.ndarray]:
