@@ -37,16 +37,22 @@ class TextColumn(Sequence[str]):
     def __getitem__(self, i: slice) -> list[str]: ...
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
         n = len(self)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step == 1:
+                return list(self._strings(start, max(start, stop)))
+            return [self[j] for j in range(start, stop, step)]
         if not -n <= i < n:
             raise IndexError(f"TextColumn index {i} out of range for {n} strings")
-        i %= n
-        return self._data[self._offsets[i]:self._offsets[i + 1]].decode("utf-8", "surrogatepass")
+        return next(self._strings(i % n, i % n + 1))
 
     def __iter__(self) -> Iterator[str]:
-        data, bounds = self._data, self._offsets.tolist()
+        return self._strings(0, len(self))
+
+    def _strings(self, start: int, stop: int) -> Iterator[str]:
+        """The strings ``start`` to ``stop`` (exclusive), decoded one by one."""
+        data, bounds = self._data, self._offsets[start:stop + 1].tolist()
         return (data[a:b].decode("utf-8", "surrogatepass") for a, b in zip(bounds, bounds[1:]))
 
     def __eq__(self, other: object) -> bool:
