@@ -16,7 +16,6 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .bm25_kernel import score_top_k
 
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
@@ -54,6 +53,14 @@ def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int
     (``query_batches`` with a budget of the total postings over ``threads``, within those bounds)."""
     share = -(-sum(postings) // max(threads, 1))
     return list(query_batches(postings, min(POSTINGS_PER_BATCH, max(share, POSTINGS_PER_THREAD))))
+
+
+def score_top_k(*args):
+    """``retrievers.bm25_kernel.score_top_k``, imported on the first search: importing numba takes
+    about 0.2 s, which a process that never searches with BM25 should not pay."""
+    from .bm25_kernel import score_top_k as compiled
+
+    return compiled(*args)
 
 
 class EmptyVocabulary(ValueError):
