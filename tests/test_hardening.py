@@ -15,44 +15,10 @@ import pytest
 from rageval import DataError, load_dataset
 from rageval import benchmark as run
 from rageval.cli import main
-from rageval.files import atomic_folder, atomic_open, remove_stale
 from rageval.report import leaderboard
 from rageval.benchmarking import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_a_concurrent_writer_finishing_a_cache_entry_first_is_success(tmp_path):
-    target = tmp_path / "indexes" / "KEY"
-    with atomic_folder(target, keep_existing=True) as mine:
-        (mine / "complete").write_text("mine")
-        with atomic_folder(target, keep_existing=True) as theirs:  # another process, faster
-            (theirs / "complete").write_text("theirs")
-    assert (target / "complete").read_text() == "theirs"
-    assert [p.name for p in target.parent.iterdir()] == ["KEY"]  # no temporary folder left
-
-
-def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    (tmp_path / "a").mkdir()
-    stale = [tmp_path / f".run.trec.{dead}.abcd1234.part", tmp_path / "a" / f".KEY.{dead}.x1y2z3w4"]
-    stale[0].write_text("half")
-    stale[1].mkdir()
-    live = tmp_path / f".run.json.{os.getpid()}.qwertyui.part"
-    live.write_text("being written")
-    kept = tmp_path / ".hidden-config"
-    kept.write_text("x")
-    assert remove_stale(tmp_path) == 2
-    assert not any(p.exists() for p in stale) and live.exists() and kept.exists()
-
-
-def test_an_interrupted_write_leaves_no_file(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_open(tmp_path / "x.json") as f:
-            f.write("partial")
-            raise RuntimeError("killed")
-    assert not list(tmp_path.iterdir())
 
 
 def test_docs_refuses_symbolic_links_and_counts_them(tmp_path, caplog):
