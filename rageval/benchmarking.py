@@ -8,29 +8,31 @@ the rest. ``results.json`` gathers every finished pair under ``<out>``, updated 
 from __future__ import annotations
 
 import logging
-import platform
 import traceback
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
+from itertools import product
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry
-from .cache import cache_dir
+from .cache import cache_dir, check_cache
 from .data import Corpus, Dataset
 from .datasets import dataset_loader, load_dataset
 from .errors import RagevalError, SpecError
 from .evaluation import DEFAULT_METRICS, curves, evaluate, max_cutoff
 from .executors import Task
 from .executors import executor as make_executor
-from .files import remove_stale, write_json, write_jsonl
-from .metrics import Measure, parse_measures
+from .files import output_folder, remove_stale, write_json, write_jsonl
+from .metrics import MAX_CUTOFF, Measure, parse_measures
 from .plugins import Retriever
 from .retrieval import retrieve
-from .run_folder import RunFolder, pair_folder, read_json, slug
-from .significance import interval
+from .run_folder import (RunFolder, metrics_record, own_folders, pair_folder, per_query_rows, read_json,
+                         refuse_links, slug)
+from .significance import check_seed
 from .training import TrainingData
+from .trec import judgments_fingerprint
+from .units import Unit
 
 log = logging.getLogger("rageval")
 CURVE_DEPTH = 100  # measure@k curves in metrics.json run from k = 1 to this (or the run's depth)
@@ -64,16 +66,6 @@ def default_retrievers() -> list[str]:
     return specs
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("rageval", "numpy", "scipy", "pytrec-eval-terrier"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
 def _common(values: list[Any], default: Any) -> Any:
     """The one value of a list (``default`` when empty), or every distinct value in order."""
     distinct = list(dict.fromkeys(values))
@@ -96,26 +88,28 @@ class Scoring:
 
 
 def _run_settings(dataset: Dataset, corpus: Corpus, retriever: Retriever, spec: str, chunker: str | None,
-                  depth: int) -> dict[str, Any]:
+                  depth: int, asked: int) -> dict[str, Any]:
     return {"dataset": dataset.meta.get("spec", dataset.name), "split": dataset.split,
             "corpus_fingerprint": corpus.fingerprint, "qrels_fingerprint": dataset.qrels_fingerprint(),
-            "chunker": chunker, "retriever": spec, "config": retriever.config(), "k": depth}
+            "chunker": chunker, "retriever": spec, "config": retriever.config(), "k": depth, "k_asked": asked}
 
 
 def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path, resume: bool = True,
             chunker: str | None = None, corpus: Corpus | None = None,
             training: TrainingData | None = None) -> Outcome:
     """Run one retriever on one dataset (on ``corpus``, the chunks made by ``chunker``, when given)
-    and write its folder; failures are returned, not raised."""
+    and write its folder; failures are returned, not raised. The search goes ``depth`` deep, or as deep
+    as there are documents searched when there are fewer (metrics.json records both)."""
     corpus = corpus if corpus is not None else dataset.corpus
+    asked, depth = depth, min(depth, len(corpus))
     label = f"{chunker} + {spec}" if chunker else spec
     outcome = Outcome(dataset.label, label)
     try:
         folder = RunFolder(pair_folder(out, dataset.label, spec, chunker), resume)
         retriever = registry.create("retrievers", spec)
-        settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth)
+        settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth, asked)
         done = folder.finished(settings, scoring.request())
-        if done and "intervals" in done and "ties" in done:  # an older metrics.json is scored again
+        if done and all(key in done for key in ("intervals", "ties", "judgments_fingerprint")):  # else scored again
             outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
             outcome.n_queries, outcome.intervals, outcome.ties = done["n_queries"], done["intervals"], done["ties"]
             return outcome
@@ -128,20 +122,14 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
         start = time.perf_counter()
         results = evaluate(dataset, run, scoring.measures, corpus=corpus,
                            ignore_identical_ids=scoring.ignore_identical_ids)
-        intervals = {m: list(interval(list(v.values()))) for m, v in results.per_query.items() if len(v) >= 2}
         at_k = curves(dataset, run, min(depth, CURVE_DEPTH), corpus, scoring.ignore_identical_ids)
         timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
-        scored = {q for values in results.per_query.values() for q in values}
-        folder.write_scores(
-            ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
-             for q in dataset.queries.ids if q in scored),
-            {"dataset": dataset.label, "retriever": label, "metrics": results.means, "intervals": intervals,
-             "ties": results.ties, "curves": at_k, "n_queries": results.n_queries, "n_queries_without_relevant": results.n_without_relevant, "n_queries_without_results": results.n_without_results,
-             "n_documents_searched": len(corpus), "run": settings, "run_sha256": folder.run_sha256,
-             "request": scoring.request(), "evaluation": results.settings,
-             "timings": timings, "versions": _versions(), "run_meta": run.meta})
+        record = metrics_record(dataset.label, label, results, settings=settings, request=scoring.request(),
+                                judgments=judgments_fingerprint(dataset.qrels), run_sha256=folder.run_sha256,
+                                curves=at_k, timings=timings, n_documents_searched=len(corpus), run_meta=run.meta)
+        folder.write_scores(per_query_rows(results, dataset.queries.ids), record)
         outcome.means, outcome.timings, outcome.n_queries = results.means, timings, results.n_queries
-        outcome.intervals, outcome.ties = intervals, results.ties
+        outcome.intervals, outcome.ties = record["intervals"], results.ties
     except Exception as e:  # a failing retriever is reported; the benchmark goes on
         outcome.error = f"{type(e).__name__}: {e}" if not isinstance(e, RagevalError) else str(e)
         log.error("%s on %s failed: %s", spec, dataset.label, outcome.error)
@@ -184,6 +172,24 @@ class ResultsFile:
         write_json(self.path, {"datasets": datasets, "failed": self.failed})
 
 
+def _sampled(dataset: Dataset, n: int, seed: int) -> Dataset:
+    """``dataset.sample(n, seed)``, with a warning when it has fewer than ``n`` judged queries."""
+    judged = sum(1 for q in dataset.queries.ids if dataset.qrels.has_relevant(q))
+    if n > judged:
+        log.warning("--sample %d: %s has only %d judged queries; all of them are scored", n, dataset.label, judged)
+    return dataset.sample(n, seed)
+
+
+def _warn_without_spans(measures: Sequence[Measure], span_unit: str, chroma: bool) -> None:
+    """A warning for each span option given while no span measure is asked: it has no effect."""
+    if any(m.uses_spans for m in measures):
+        return
+    for given, option in ((chroma, "--chroma"), (span_unit != "regex", f"--span-unit {span_unit}")):
+        if given:
+            log.warning("%s has no effect: no span measure is asked (e.g. --metric IoU@5, or --chunker for the "
+                        "default span measures)", option)
+
+
 def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = None,
               metrics: Sequence[str | Measure] = DEFAULT_METRICS, k: int = 100, out: str | Path = "runs",
               split: str | None = None, ignore_identical_ids: bool = False, resume: bool = True,
@@ -199,14 +205,27 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
     """
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
-    retrievers = list(retrievers) if retrievers else default_retrievers()
-    runner = make_executor(executor)
+    if not 1 <= k <= MAX_CUTOFF:
+        raise RagevalError(f"--k must be between 1 and {MAX_CUTOFF}, got {k}")
+    if sample is not None and sample < 1:
+        raise RagevalError(f"--sample must be at least 1, got {sample}")
+    check_seed(seed)
+    try:  # an unknown unit is an error even when no span measure uses it
+        Unit(span_unit)
+    except SpecError as e:
+        raise SpecError(f"--span-unit: {e}") from None
+    check_cache()
+    # Every check a user's input can fail comes before any heavy import (torch, sentence-transformers):
+    # paths, measures and chunker specs first, then the retriever specs (the defaults only looked up).
+    loaders = [dataset_loader(spec) for spec in datasets]
     scoring = Scoring(parse_measures(metrics, unit=span_unit, chroma=chroma), ignore_identical_ids)
+    _warn_without_spans(scoring.measures, span_unit, chroma)
     depth = max(k, max_cutoff(scoring.measures))
-    for spec in retrievers:  # spec errors before any work
-        registry.resolve("retrievers", spec)
     made = [(spec, registry.create("chunkers", spec)) for spec in chunkers] or [(None, None)]
-    loaders = [dataset_loader(spec) for spec in datasets]  # missing paths, before anything heavy loads
+    retrievers = list(retrievers) if retrievers else default_retrievers()
+    for spec in retrievers:
+        registry.resolve("retrievers", spec)
+    runner = make_executor(executor)
     for spec in retrievers:  # option values the constructors check (k1 >= 0, a model that exists...)
         try:
             registry.create("retrievers", spec)
@@ -214,15 +233,21 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
             raise
         except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
             raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RagevalError(f"--out {out} is a file, not a folder")
-    for folder in (out, cache_dir()):
-        if folder.is_dir() and (removed := remove_stale(folder)):
+    out = output_folder(out, "--out")
+    stale = {out: sum(remove_stale(folder) for folder in own_folders(out)), cache_dir(): remove_stale(cache_dir(), 2)}
+    for folder, removed in stale.items():
+        if removed:
             log.info("removed %d temporary files left by interrupted runs under %s", removed, folder)
     loaded = [load_dataset(spec, split, loader) for spec, loader in zip(datasets, loaders)]
     if sample is not None:
-        loaded = [dataset.sample(sample, seed) for dataset in loaded]
+        loaded = [_sampled(dataset, sample, seed) for dataset in loaded]
+    for dataset in loaded:  # before any chunking or indexing
+        if dataset.spans is None and (span := [m.name for m in scoring.measures if m.uses_spans]):
+            raise RagevalError(f"{', '.join(span)}: span measures need reference spans, and dataset "
+                               f"{dataset.label!r} has none (spans.jsonl in a BEIR folder, or a docs: folder)")
+    for dataset, (chunker_spec, _), spec in product(loaded, made, retrievers):  # before any indexing
+        refuse_links(pair_folder(out, dataset.label, spec, chunker_spec))
+    output_folder(out, "--out", create=True)
     results = ResultsFile(out)
     tasks, folders = [], []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
@@ -238,8 +263,9 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
         results.update(folders[i], outcome)
     for dataset in loaded:
         try:  # the query texts, for the report's hover text; the scores do not depend on them
+            (out / slug(dataset.label)).mkdir(exist_ok=True)
             write_jsonl(out / slug(dataset.label) / "queries.jsonl",
                         ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
-        except RagevalError as e:
+        except (OSError, RagevalError) as e:
             log.warning("%s (the report will show query ids without their text)", e)
     return [o for o in outcomes if o is not None]

@@ -1,13 +1,17 @@
 """``evaluate``: score a Run against Qrels (and reference spans) with measures, keeping every per-query value."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from .data import Corpus, Dataset, Qrels, Spans
 from .metrics import Judged, Measure, parse_measures
-from .ties import RANKING_LABELS, crosses, expected, reordered, tie_groups
-from .trec import Run
+from .progress import Step, progress
+from .ties import RANKING_LABELS, expected, reordered, tie_groups
+from .trec import Run, check_qrels, check_run
+
+log = logging.getLogger("rageval")
 
 DEFAULT_METRICS = ("nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10")
 SPAN_METRICS = ("span_recall@5", "span_precision@5", "IoU@5", "precision_omega")
@@ -55,12 +59,27 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     then see each document at the rank of its best chunk. Span measures score ``spans`` (reference
     spans into ``parents``), averaged over the queries that have them. ``tie_aware_values`` adds,
     per ranking measure, the expectation and range over orders of tied documents (``Results.ties``).
+    Ids must be strings without NUL, grades integers within ``trec.MIN_GRADE``..``trec.MAX_GRADE`` and
+    scores finite: anything else is a RagevalError naming the value, before any scoring. A run that
+    lists nothing for any judged query (empty, or for other queries) scores 0 with a warning.
+    Scoring shows progress (``rageval.progress``).
     """
+    return _evaluate(qrels, run, measures, spans, parents, corpus, queries, ignore_identical_ids, tie_aware_values,
+                     "scoring")
+
+
+def _evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run, measures: Sequence[str | Measure],
+              spans: Spans | None, parents: Corpus | None, corpus: Corpus | None, queries: Iterable[str] | None,
+              ignore_identical_ids: bool, tie_aware_values: bool, desc: str) -> Results:
+    """``evaluate``, its progress shown as ``desc``; the warning about a run without any judged query
+    is given only for ``"scoring"`` (not again for the curves of the same run)."""
     if isinstance(qrels, Dataset):
         dataset = qrels
         qrels, spans, parents = dataset.qrels, dataset.spans, dataset.corpus
         queries = dataset.queries.ids if queries is None else queries
-    qrels = qrels if isinstance(qrels, Qrels) else Qrels(qrels)
+    check_qrels(qrels)  # what trec_eval's C code would misread (NUL in ids, grades out of range)
+    check_run(run)
+    qrels = Qrels({q: {d: int(g) for d, g in judged.items()} for q, judged in qrels.items()})  # numpy ints too
     parsed = parse_measures(measures)
     query_ids = list(queries) if queries is not None else list(qrels)
     asked = set(query_ids)
@@ -71,16 +90,24 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     for qid, docs, scores in run.results():
         if qid in asked:
             ranked[qid] = sorted(zip(docs, scores), key=lambda p: (p[1], p[0]), reverse=True)
+    if desc == "scoring" and scored and not any(ranked.get(q) for q in scored):
+        log.warning("the run lists %d queries (%d results), none of the %d judged queries with a relevant "
+                    "judgment: every one of them scores 0", len(run), int((run.indices >= 0).sum()), len(scored))
     documents = {q: _documents(ranked.get(q, []), searched, q if ignore_identical_ids else None) for q in scored}
     judged = Judged(scored, ranked, documents, query_ids, searched, parents, spans)
 
     by_family: dict[type[Measure], list[Measure]] = {}
     for m in parsed:
         by_family.setdefault(type(m), []).append(m)
+    ranking = [m for m in parsed if m.label in RANKING_LABELS] if tie_aware_values else []
     per_query: dict[str, dict[str, float]] = {}
-    for family, group in by_family.items():
-        for m, values in family.compute(judged, group).items():
-            per_query[m.name] = {q: float(v) for q, v in values.items()}
+    with progress(len(by_family) + len(ranking), f"{desc} {len(scored):,} queries", unit="step") as step:
+        for family, group in by_family.items():
+            for m, values in family.compute(judged, group).items():
+                per_query[m.name] = {q: float(v) for q, v in values.items()}
+            step.update(1)
+        ties = tie_aware(judged, ranking, per_query, len(parents) if parents is not None else None, step) \
+            if tie_aware_values else {}
     names = [m.name for m in parsed]
     means = {n: (sum(per_query[n].values()) / len(per_query[n]) if per_query[n] else 0.0) for n in names}
     settings: dict[str, Any] = {"metrics": names, "ignore_identical_ids": ignore_identical_ids,
@@ -91,29 +118,31 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
         settings["document_rank"] = "rank of the document's best chunk"
     return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(scored),
                    n_without_relevant=len(asked) - len(scored),
-                   n_without_results=sum(1 for q in scored if not ranked.get(q)), settings=settings,
-                   ties=tie_aware(judged, [m for m in parsed if m.label in RANKING_LABELS], per_query,
-                                  len(parents) if parents is not None else None) if tie_aware_values else {})
+                   n_without_results=sum(1 for q in scored if not ranked.get(q)), settings=settings, ties=ties)
 
 
 CURVES = ("Recall", "nDCG", "Sufficiency")
 
 
-def curves(dataset: Dataset, run: Run, depth: int, corpus: Corpus | None = None,
+def curves(dataset: Dataset | Qrels, run: Run, depth: int, corpus: Corpus | None = None,
            ignore_identical_ids: bool = False) -> dict[str, list[float]]:
-    """Means of Recall@k, nDCG@k and Sufficiency@k for k = 1..``depth`` (the report's measure@k curves)."""
+    """Means of Recall@k, nDCG@k and Sufficiency@k for k = 1..``depth`` (the report's measure@k curves)
+    of a run on a dataset, or on judgments alone (a run scored by ``rageval evaluate``)."""
     names = [f"{family}@{k}" for family in CURVES for k in range(1, depth + 1)]
-    means = evaluate(dataset, run, names, corpus=corpus, ignore_identical_ids=ignore_identical_ids,
-                     tie_aware_values=False).means
+    means = _evaluate(dataset, run, names, None, None, corpus, None, ignore_identical_ids, False,
+                      "measure@k curves of").means
     return {family: [means[f"{family}@{k}"] for k in range(1, depth + 1)] for family in CURVES}
 
 
 def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[str, Mapping[str, float]],
-              n_documents: int | None) -> dict[str, dict[str, float]]:
+              n_documents: int | None, step: Step | None = None) -> dict[str, dict[str, float]]:
     """For each ranking measure: how many queries have a tie crossing its cutoff, and the mean's
     expected value, least and greatest over orderings of tied documents. A list shorter than the
     cutoff, of a collection of ``n_documents``, leaves the unretrieved documents tied below it.
-    Queries without a tie in their top k keep their value in all three."""
+    Queries without a tie in their top k keep their value in all three. ``step`` counts the measures done."""
+    first_tie = {}  # query -> the rank (from 0) where its first group of tied documents starts, if any
+    for q, docs in judged.documents.items():
+        first_tie[q] = next((s for s, e in tie_groups([score for _, score in docs]) if e - s > 1), None)
     out = {}
     for m in measures:
         values = per_query[m.name]
@@ -121,13 +150,12 @@ def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[st
         for q, docs in judged.documents.items():
             k = len(judged.qrels.relevant(q)) if m.label == "Rprec" else m.cutoff
             depth = len(docs) if k is None else k
-            groups = tie_groups([score for _, score in docs])
             tail = n_documents - len(docs) if n_documents is not None and len(docs) < depth else 0
-            if tail > 0:
-                groups.append((len(docs), len(docs) + tail))
-            if any(e - s > 1 and s < depth for s, e in groups):
+            # the unretrieved documents form one more group, [len(docs), len(docs) + tail), when tail > 0
+            if (first_tie[q] is not None and first_tie[q] < depth) or tail > 1:
                 tied[q], tails[q] = docs, max(tail, 0)
-            crossing += crosses(groups, depth)
+            crossing += (0 < depth < len(docs) and docs[depth - 1][1] == docs[depth][1]) \
+                or (tail > 0 and len(docs) < depth < len(docs) + tail)
         expected_values, low, high = dict(values), dict(values), dict(values)
         for q, docs in tied.items():
             expected_values[q] = expected(m.label, m.cutoff, docs, judged.qrels[q], tails[q])
@@ -139,6 +167,8 @@ def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[st
                 view = Judged(Qrels({q: judged.qrels[q] for q in tied}), {}, lists, list(tied))
                 target.update(type(m).compute(view, [m])[m])
         n = len(values) or 1
+        if step is not None:
+            step.update(1)
         out[m.name] = {"queries_with_tie_at_cut": crossing, "expected": float(sum(expected_values.values()) / n),
                        "min": float(sum(low.values()) / n), "max": float(sum(high.values()) / n)}
     return out

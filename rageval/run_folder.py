@@ -3,18 +3,26 @@
 ``<out>/<slug(dataset)>/<slug(retriever)>/`` (``<slug(chunker)>+<slug(retriever)>`` with a chunker)
 holds ``run.trec``, ``run.json`` (what produced the run, its sha256 and timings), ``per_query.jsonl``
 and, written last, ``metrics.json``. A run file is trusted only with a manifest whose settings and
-sha256 match it; scores only beside the run they describe.
+sha256 match it; scores only beside the run they describe. A dataset or pair folder that is a
+symbolic link is refused: nothing is written outside the output folder.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
 import re
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from .errors import RagevalError
 from .files import write_json, write_jsonl
 from .trec import Run
+
+if TYPE_CHECKING:
+    from .evaluation import Results
 
 
 def slug(spec: str) -> str:
@@ -30,12 +38,86 @@ def pair_folder(out: str | Path, dataset: str, retriever: str, chunker: str | No
     return Path(out) / slug(dataset) / pair
 
 
+_SLUG = re.compile(r"[\w.=+-]+-[0-9a-f]{8}")  # a name slug() makes, or two joined by + (a pair folder)
+
+
+def own_folders(out: str | Path) -> list[Path]:
+    """``out`` and the dataset and pair folders under it whose names ``slug`` makes (real folders
+    only, no symbolic link): the folders where rageval writes its files, and nothing else."""
+    def below(folder: Path) -> list[Path]:
+        try:
+            return sorted(Path(e.path) for e in os.scandir(folder)
+                          if _SLUG.fullmatch(e.name) and e.is_dir(follow_symlinks=False))
+        except OSError:
+            return []
+    datasets = below(Path(out))
+    return [Path(out), *datasets, *(pair for dataset in datasets for pair in below(dataset))]
+
+
+def refuse_links(path: Path) -> None:
+    """Raise RagevalError when a pair folder or its dataset folder is a symbolic link: files written
+    there would land outside the output folder."""
+    for folder in (path.parent, path):
+        if folder.is_symlink():
+            raise RagevalError(f"{folder} is a symbolic link (to {os.readlink(folder)}): rageval writes only "
+                               f"into real folders under the output folder; remove the link or choose another folder")
+
+
 def read_json(path: Path) -> dict | None:
     """A JSON file's content, or None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and of the packages that make the numbers, as metrics.json records them."""
+    out = {"python": platform.python_version()}
+    for dist in ("rageval", "numpy", "scipy", "pytrec-eval-terrier"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def metrics_record(dataset: str, system: str, results: "Results", *, settings: dict[str, Any],
+                   request: dict[str, Any], judgments: str, run_sha256: str | None, curves: dict[str, list[float]],
+                   timings: dict[str, Any], n_documents_searched: int | None = None,
+                   run_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pair's metrics.json, the one shape every command that scores a run writes (``rageval run``,
+    ``rageval evaluate``) and ``results.json``, compare and the report read: the means with their 95%
+    bootstrap intervals, tie-aware values, measure@k ``curves``, query counts, what produced the run
+    (``settings``: ``run`` in the file), what was asked (``request``), ``judgments_fingerprint``
+    (``trec.judgments_fingerprint`` of the qrels scored against), timings and versions."""
+    from .significance import interval
+
+    return {"dataset": dataset, "retriever": system, "metrics": results.means,
+            "intervals": {m: list(interval(list(v.values()))) for m, v in results.per_query.items() if len(v) >= 2},
+            "ties": results.ties, "curves": curves, "n_queries": results.n_queries,
+            "n_queries_without_relevant": results.n_without_relevant,
+            "n_queries_without_results": results.n_without_results, "n_documents_searched": n_documents_searched,
+            "run": settings, "judgments_fingerprint": judgments, "run_sha256": run_sha256, "request": request,
+            "evaluation": results.settings, "timings": timings, "versions": versions(), "run_meta": run_meta or {}}
+
+
+def per_query_rows(results: "Results", query_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """per_query.jsonl's rows: every scored query of ``query_ids``, in that order, with its values."""
+    scored = {q for values in results.per_query.values() for q in values}
+    return ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
+            for q in query_ids if q in scored)
+
+
+def judgments_by_dataset(out: str | Path) -> dict[str, set[str | None]]:
+    """Each dataset under ``out`` with the ``judgments_fingerprint`` values its finished pairs record
+    (None for a metrics.json written before rageval recorded them)."""
+    found: dict[str, set[str | None]] = {}
+    for path in sorted(Path(out).glob("*/*/metrics.json")):
+        record = read_json(path)
+        if isinstance(record, dict) and "dataset" in record:
+            found.setdefault(str(record["dataset"]), set()).add(record.get("judgments_fingerprint"))
+    return found
 
 
 def _sha256(path: Path) -> str | None:
@@ -47,12 +129,20 @@ def _sha256(path: Path) -> str | None:
 
 
 class RunFolder:
-    """The files of one pair; ``resume=False`` makes every earlier file count as absent."""
+    """The files of one pair; ``resume=False`` makes every earlier file count as absent. The folder
+    (and its dataset folder) is made when the first file is written; a symbolic link there is refused."""
 
     def __init__(self, path: Path, resume: bool = True):
+        refuse_links(path)
         self.path = path
         self.resume = resume
         self.run_sha256 = _sha256(path / "run.trec") if resume else None
+
+    def _make(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RagevalError(f"cannot create {self.path}: {e.strerror or e}") from e
 
     def finished(self, settings: dict[str, Any], request: dict[str, Any]) -> dict | None:
         """The metrics.json of a pair already scored with these settings on this very run file."""
@@ -76,12 +166,23 @@ class RunFolder:
 
     def write_run(self, run: Run, tag: str, settings: dict[str, Any], timings: dict[str, Any]) -> None:
         """run.trec, then its manifest run.json."""
+        self._make()
         run.write_trec(self.path / "run.trec", tag=tag)
         self.run_sha256 = _sha256(self.path / "run.trec")
         write_json(self.path / "run.json", {"settings": settings, "run_sha256": self.run_sha256, "timings": timings,
                                             "meta": run.meta})
 
+    def write_foreign_run(self, run: Run, tag: str) -> None:
+        """run.trec of a run made elsewhere (``rageval evaluate``), without a manifest, so ``rageval run``
+        never takes it for its own; the scores of an earlier run there are removed first."""
+        self._make()
+        for stale in ("metrics.json", "per_query.jsonl"):
+            (self.path / stale).unlink(missing_ok=True)
+        run.write_trec(self.path / "run.trec", tag=tag)
+        self.run_sha256 = _sha256(self.path / "run.trec")
+
     def write_scores(self, per_query: Iterable[dict[str, Any]], metrics: dict[str, Any]) -> None:
         """per_query.jsonl, then metrics.json (which marks the pair finished)."""
+        self._make()
         write_jsonl(self.path / "per_query.jsonl", per_query)
         write_json(self.path / "metrics.json", metrics)

@@ -29,17 +29,11 @@ RANKING_LABELS = ("nDCG", "MAP", "Recall", "P", "MRR", "Sufficiency", "Rprec")
 
 def tie_groups(scores: Sequence[float]) -> list[tuple[int, int]]:
     """[start, end) of each run of equal consecutive scores (the list is in rank order)."""
-    groups, start = [], 0
-    for i in range(1, len(scores) + 1):
-        if i == len(scores) or scores[i] != scores[start]:
-            groups.append((start, i))
-            start = i
-    return groups
-
-
-def crosses(groups: Sequence[tuple[int, int]], k: int) -> bool:
-    """Whether a tie group holds documents on both sides of rank k."""
-    return any(s < k < e for s, e in groups)
+    if not len(scores):
+        return []
+    values = np.asarray(scores, dtype=np.float64)
+    bounds = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _unretrieved(docs: Sequence[tuple[str, float]], grades: dict[str, int]) -> list[str]:
@@ -52,9 +46,11 @@ def reordered(docs: Sequence[tuple[str, float]], grades: dict[str, int], best: b
     """The list with each tie group sorted by grade (descending for the best case, ascending for the
     worst), scores replaced by strictly decreasing ones so every scorer keeps that order. ``tail``
     unretrieved documents tie below the list: the relevant ones among them come first (best) or
-    last (worst); only the first ``depth`` places are listed (placeholders stand for the others)."""
+    last (worst); only the first ``depth`` places are listed (placeholders stand for unretrieved ones)."""
     out: list[str] = []
     for s, e in tie_groups([score for _, score in docs]):
+        if depth is not None and s >= depth:
+            break
         group = [d for d, _ in docs[s:e]]
         out += sorted(group, key=lambda d: grades.get(d, 0), reverse=best)
     if tail:
@@ -62,7 +58,7 @@ def reordered(docs: Sequence[tuple[str, float]], grades: dict[str, int], best: b
         n_others = max(0, tail - len(missing))
         others = [f"rageval:unretrieved:{i}" for i in range(n_others if depth is None else min(n_others, depth))]
         out += (missing + others) if best else (others + missing)
-        out = out[:depth] if depth is not None else out
+    out = out[:depth] if depth is not None else out
     return [(d, float(len(out) - i)) for i, d in enumerate(out)]
 
 

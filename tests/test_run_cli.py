@@ -184,7 +184,8 @@ def test_resume_rescoring_respects_the_request_and_the_run_settings(shared, tmp_
     assert (folder / "run.trec").stat().st_mtime_ns == trec  # re-scored from run.trec, not searched again
     deeper = run(spec, ["bm25"], ["nDCG@10"], k=200, out=tmp_path)[0]  # other run settings: searched again
     assert not deeper.resumed and (folder / "run.trec").stat().st_mtime_ns != trec
-    assert json.loads((folder / "run.json").read_text())["settings"]["k"] == 200
+    settings = json.loads((folder / "run.json").read_text())["settings"]
+    assert (settings["k_asked"], settings["k"]) == (200, 82)  # searched as deep as adi's 82 documents
 
 
 def test_bad_specs_fail_before_any_work(shared, tmp_path, capsys):

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 Ranked = Mapping[str, Sequence[tuple[str, float]]]
 """Query id -> [(doc id, score)] in trec_eval order."""
 
-_FORM = re.compile(r"\s*([A-Za-z_][\w-]*)\s*(?:@\s*(\d+))?\s*(?:\((.*)\))?\s*")
+MAX_CUTOFF = 10_000
+"""The deepest cutoff a measure (and ``--k``) may ask for: runs are conventionally 1,000 deep."""
+
+_FORM = re.compile(r"\s*([A-Za-z_][\w-]*)\s*(?:@\s*([0-9]+))?\s*(?:\((.*)\))?\s*")
 
 
 @dataclass
@@ -94,9 +97,14 @@ def _plain(value: Any) -> str:
 def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
     """``"nDCG@10"`` -> ``NDCG(cutoff=10)``; ``"IoU@5(unit=chars)"`` sets a parameter. Family names
     are case-insensitive. ``defaults`` fill the parameters a family has and the text leaves unset
-    (how ``--span-unit`` and ``--chroma`` reach the span measures); a Measure is returned as it is."""
+    (how ``--span-unit`` and ``--chroma`` reach the span measures); a Measure is returned as it is.
+    Every trec_eval measure is also known by the name trec_eval prints (``bpref``, ``P_5``; ``trec_eval.py``)."""
     if isinstance(text, Measure):
         return text
+    from .trec_eval import by_trec_eval_name
+
+    if (named := by_trec_eval_name(text)) is not None:  # bpref, P_5, ndcg_cut_10: trec_eval's own names
+        return named
     m = _FORM.fullmatch(text)
     if not m:
         raise SpecError(f"metric {text!r} is not of the form NAME, NAME@K or NAME@K(key=value,...) (e.g. nDCG@10)")
@@ -105,8 +113,8 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
     if cutoff is None and cls.needs_cutoff:
         raise SpecError(f"metric {text!r} needs a cutoff, e.g. {cls.label}@10")
     k = int(cutoff) if cutoff is not None else None
-    if k is not None and k < 1:
-        raise SpecError(f"metric {text!r}: the cutoff must be at least 1")
+    if k is not None and not 1 <= k <= MAX_CUTOFF:
+        raise SpecError(f"metric {text!r}: the cutoff must be between 1 and {MAX_CUTOFF}, got {k}")
     known = cls.parameters()
     given: dict[str, Any] = {}
     for piece in (p.strip() for p in (params or "").split(",")):
