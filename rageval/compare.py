@@ -8,15 +8,16 @@ after correction over every comparison of the table, and a mark when it is signi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import RagevalError
-from .run_records import read_output
-from .significance import correct, interval, p_values
+from .run_records import OutputFolder, read_output
+from .significance import CORRECTIONS, TESTS, check_alpha, check_draws, check_seed, correct, interval, p_values
 
 log = logging.getLogger("rageval")
 
@@ -31,10 +32,46 @@ class System:
     without_results: int = 0  # judged queries its run had no result for (scored 0)
 
 
-def read_systems(out: Path) -> list[System]:
-    """Every finished pair under ``out`` (``rageval.run_records``), in folder order."""
+def systems_of(output: OutputFolder) -> list[System]:
+    """Every finished pair of an output folder read by ``rageval.run_records``, in folder order."""
     return [System(p.dataset, p.system, p.per_query, int(p.metrics.get("n_queries_without_results", 0)))
-            for p in read_output(out).finished()]
+            for p in output.finished()]
+
+
+def read_systems(out: Path) -> list[System]:
+    """Every finished pair under ``out``, in folder order (a warning names each pair left out)."""
+    return systems_of(read_output(out))
+
+
+def check_options(test: str, correction: str, alpha: float, permutations: int, seed: int,
+                  baseline: str | None = None, pairwise: bool = False) -> None:
+    """A RagevalError for an unknown test or correction, an alpha outside (0, 1), fewer than one
+    permutation, a negative seed, or a baseline with pairwise comparisons: checked before any file is read."""
+    if baseline is not None and pairwise:
+        raise RagevalError("a baseline and pairwise comparisons exclude each other: pairwise compares every pair")
+    if test not in TESTS:
+        raise RagevalError(f"unknown test {test!r}; known: {', '.join(TESTS)}")
+    if correction not in CORRECTIONS:
+        raise RagevalError(f"unknown correction {correction!r}; known: {', '.join(CORRECTIONS)}")
+    check_alpha(alpha)
+    check_draws(permutations)
+    check_seed(seed)
+
+
+def lacking_baseline(systems: dict[str, Sequence[str]], baseline: str) -> list[str]:
+    """The datasets (of ``systems``: dataset -> its system names) that lack ``baseline``, each named in
+    a warning as skipped; none having it is an error listing the systems there are."""
+    lacking = [d for d, names in systems.items() if baseline not in names]
+    if len(lacking) == len(systems) == 1:
+        [(dataset, names)] = systems.items()
+        raise RagevalError(f"baseline {baseline!r} is not a system of {dataset}; there: {', '.join(names)}")
+    if lacking and len(lacking) == len(systems):
+        raise RagevalError(f"baseline {baseline!r} is not a system of any dataset; there are: "
+                           + "; ".join(f"{d}: {', '.join(names)}" for d, names in systems.items()))
+    for dataset in lacking:
+        log.warning("%s skipped: baseline %r is not one of its systems (%s)", dataset, baseline,
+                    ", ".join(systems[dataset]))
+    return lacking
 
 
 @dataclass
@@ -77,13 +114,18 @@ def compare(systems: Sequence[System], measures: Sequence[str] | None = None, ba
             pairwise: bool = False, test: str = "randomization", correction: str = "holm", alpha: float = 0.05,
             seed: int = 0, permutations: int = 10_000, intervals: bool = True) -> list[Table]:
     """One table per dataset and measure; the correction runs over every comparison of all of them
-    for one dataset. ``intervals=False`` leaves out the bootstrap intervals (low = high = the mean)."""
+    for one dataset. Queries are paired by id. ``baseline`` (default: each dataset's first system)
+    leaves out, with a warning, the datasets that lack it. ``intervals=False`` leaves out the
+    bootstrap intervals (low = high = the mean)."""
+    check_options(test, correction, alpha, permutations, seed, baseline, pairwise)
+    if baseline is not None:
+        names = {d: [s.name for s in systems if s.dataset == d] for d in dict.fromkeys(s.dataset for s in systems)}
+        lacking = lacking_baseline(names, baseline)
+        systems = [s for s in systems if s.dataset not in lacking]
     tables = []
     for dataset in dict.fromkeys(s.dataset for s in systems):
         group = [s for s in systems if s.dataset == dataset]
         names = [s.name for s in group]
-        if baseline is not None and baseline not in names:
-            raise RagevalError(f"baseline {baseline!r} is not a system of {dataset}; there: {', '.join(names)}")
         common = [m for m in group[0].values if all(m in s.values for s in group)]
         wanted = list(measures) if measures else common
         missing = [m for m in wanted if m not in common]
@@ -123,8 +165,8 @@ def compare(systems: Sequence[System], measures: Sequence[str] | None = None, ba
                 for i, j in pairs:
                     p = next(adjusted)
                     extra.append(Row(f"{names[i]} vs {names[j]}", table.rows[i].mean, table.rows[i].low,
-                                     table.rows[i].high, names[j], float(matrix[i].mean() - matrix[j].mean()), p,
-                                     p < alpha))
+                                     table.rows[i].high, names[j], float(matrix[i].mean() - matrix[j].mean()),
+                                     float(p), bool(p < alpha)))
                 table.rows = extra
             else:
                 for i, _ in pairs:
@@ -140,6 +182,7 @@ def across(tables: Sequence[Table], correction: str = "holm", alpha: float = 0.0
     """Per measure and system pair (against the baseline rows), over datasets: on how many datasets
     each is significantly better (correction applied over datasets), and the mean of the per-dataset
     differences with its bootstrap interval."""
+    check_alpha(alpha)
     out = []
     by_measure: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for t in tables:
@@ -176,7 +219,24 @@ def render(tables: Sequence[Table], test: str, correction: str, alpha: float) ->
     return "\n\n".join(parts)
 
 
+def plain(value: Any) -> Any:
+    """``value`` in JSON's own types: numpy scalars as Python bools and numbers, tuples as lists,
+    NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 def to_json(tables: Sequence[Table]) -> list[dict[str, Any]]:
-    return [{"dataset": t.dataset, "measure": t.measure, "n_queries": t.n_queries, "filled": t.filled,
-             "rows": [r.__dict__ for r in t.rows]} for t in tables]
+    """The tables as plain JSON data (every value a JSON type)."""
+    return [plain({"dataset": t.dataset, "measure": t.measure, "n_queries": t.n_queries, "filled": t.filled,
+                   "rows": [asdict(r) for r in t.rows]}) for t in tables]
 

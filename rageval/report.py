@@ -1,12 +1,22 @@
 """The leaderboard: one table per dataset, one row per retriever, one column per metric."""
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from typing import TYPE_CHECKING, Sequence
 
-from .benchmarking import Outcome
+if TYPE_CHECKING:
+    from .benchmarking import Outcome
 
 
 MARKS = "▲▼†"
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""C0, DEL and C1: characters that move a terminal's cursor, recolour or clear it, or break a row."""
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character (``CONTROL_CHARACTERS``) written as an escape such as
+    ``\\x1b``: what a text table or a log line shows of a name it did not choose."""
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def _is_number(cell: str) -> bool:
@@ -18,7 +28,10 @@ def _is_number(cell: str) -> bool:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table; columns of numbers are right-aligned, the rest left-aligned."""
+    """A plain-text table; columns of numbers are right-aligned, the rest left-aligned. Control
+    characters in cells are shown escaped (``printable``), never sent to the terminal."""
+    headers = [printable(h) for h in headers]
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
     numeric = [bool(rows) and all(_is_number(r[i]) for r in rows) for i in range(len(headers))]
 
@@ -52,7 +65,7 @@ def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str],
         body, failures = [], []
         for o in rows:
             if o.error:
-                failures.append(f"  {o.retriever}: {o.error}")
+                failures.append(f"  {printable(o.retriever)}: {printable(o.error)}")
                 body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED ({len(failures)})"])
                 continue
             body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}{marks.get((dataset, o.retriever, m), '')}"
@@ -72,5 +85,5 @@ def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str],
             text += "\n" + "\n".join(notes)
         if failures:
             text += "\n\nfailed:\n" + "\n".join(f"  ({n}) {line.strip()}" for n, line in enumerate(failures, start=1))
-        parts.append(f"{dataset}\n{text}")
+        parts.append(f"{printable(dataset)}\n{text}")
     return "\n\n".join(parts)

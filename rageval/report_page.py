@@ -18,12 +18,13 @@ from typing import Any, Sequence
 
 from . import registry
 from .cache import cache_dir
-from .compare import System, compare
+from .compare import System, compare, lacking_baseline
 from .errors import RagevalError
 from .evaluation import CURVES
 from .files import atomic_open
 from .report import tie_marked_values
 from .run_records import OutputFolder, PairRecord, read_output
+from .significance import check_seed
 
 SPAN_LABELS = ("span_recall", "span_precision", "IoU", "precision_omega")
 STYLE = """
@@ -55,7 +56,9 @@ function sortable(table) {
   }));
 }
 document.querySelectorAll('table.sortable').forEach(sortable);
+const views = window.ragevalViews = {};  // chart id -> its Vega view (what it plots: view.scenegraph())
 const embed = (id, spec, renderer) => window.vegaEmbed('#' + id, spec, {renderer: renderer || 'svg', actions: false})
+  .then(result => { views[id] = result.view; return result; })
   .catch(e => { console.error(e); });
 for (const chart of data.charts) embed(chart.id, chart.spec, chart.renderer);
 const unpack = b64 => { const raw = atob(b64), out = new Uint16Array(raw.length / 2);
@@ -126,7 +129,11 @@ class Page:
     """The HTML page being built: sections of markup, chart specs and per-query data."""
 
     def __init__(self, output: OutputFolder, baseline: str | None, seed: int):
+        """``baseline`` must be a finished system of at least one dataset (the others are shown without
+        differences and say so)."""
         self.output, self.baseline, self.seed = output, baseline, seed
+        datasets = {d: output.systems(d) for d in dict.fromkeys(p.dataset for p in output.finished())}
+        self.lacking = lacking_baseline(datasets, baseline) if baseline is not None else []
         self.parts: list[str] = []
         self.charts: list[dict[str, Any]] = []
         self.differences: list[dict[str, Any]] = []
@@ -142,17 +149,21 @@ class Page:
         self.parts.append(f"<h2>{_e(name)}</h2>")
         if finished:
             measures = list(finished[0].metrics["metrics"])
-            baseline = self.baseline if any(p.system == self.baseline for p in finished) else finished[0].system
-            marks = self._marks(name, finished, measures, baseline)
+            baseline = None if name in self.lacking else self.baseline or self.output.default_baseline(name)
+            if baseline is None:
+                self.parts.append(f'<p class="note">No differences: the baseline {_e(self.baseline)} is not a '
+                                  "system of this dataset.</p>")
+            marks = self._marks(name, finished, measures, baseline) if baseline is not None else {}
             self.parts.append(self._leaderboard(finished, measures, marks, baseline))
             self._curves(name, finished)
-            self._differences(name, finished, measures, baseline)
+            if baseline is not None:
+                self._differences(name, finished, measures, baseline)
             self._spans(finished, measures)
             self._embeddings(finished)
         incomplete = [p for p in pairs if not p.finished]
         if incomplete:
-            self.parts.append('<p class="incomplete">Incomplete (interrupted, not scored): '
-                              + ", ".join(_e(p.system) for p in incomplete) + "</p>")
+            self.parts.append('<p class="incomplete">Left out (not finished): ' + "; ".join(
+                f"{_e(p.system)} ({_e(p.problem)})" for p in incomplete) + "</p>")
         self._settings(finished)
 
     def _marks(self, dataset: str, pairs: list[PairRecord], measures: list[str], baseline: str) -> dict:
@@ -163,7 +174,7 @@ class Page:
         tables = compare(systems, usable, baseline, seed=self.seed, intervals=False)  # intervals: metrics.json
         return {(r.system, t.measure): r for t in tables for r in t.rows}
 
-    def _leaderboard(self, pairs: list[PairRecord], measures: list[str], marks: dict, baseline: str) -> str:
+    def _leaderboard(self, pairs: list[PairRecord], measures: list[str], marks: dict, baseline: str | None) -> str:
         head = ["system", *measures, "index s", "search s", "index size"]
         rows = []
         for p in sorted(pairs, key=lambda p: -p.metrics["metrics"].get(measures[0], 0.0) if measures else 0):
@@ -346,6 +357,7 @@ def vega_bundle() -> str:
 def write_report(out: str | Path, html_path: str | Path | None = None, baseline: str | None = None,
                  ifrag: Sequence[str | Path] = (), seed: int = 0) -> Path:
     """Write the page for the output folder ``out`` (default ``<out>/report.html``), atomically."""
+    check_seed(seed)
     output = read_output(out)
     page = Page(output, baseline, seed)
     for dataset in dict.fromkeys(p.dataset for p in output.pairs):

@@ -2,6 +2,7 @@
 (pandas), one row per dataset x system x measure, or per query."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,16 @@ if TYPE_CHECKING:
     import pandas
 
 FORMATS = ("csv", "parquet", "jsonl")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads such a cell as a formula (OWASP)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, with a leading ``'`` (OWASP's rule
+    against CSV injection); other cells as they are: numbers, and text that is a plain number."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
@@ -19,7 +30,7 @@ def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
     with ``per_query``, dataset, system, query_id, measure, value."""
     import pandas as pd
 
-    output = read_output(out, per_query=per_query)
+    output = read_output(out)  # per-query values read and checked always: a pair compare leaves out is left out here
     rows = []
     for p in output.finished():
         if per_query:
@@ -36,20 +47,29 @@ def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
 
 
 def export(out: str | Path, target: str | Path, fmt: str = "csv", per_query: bool = False) -> Path:
-    """Write ``results(out, per_query)`` to ``target`` as csv, parquet or jsonl (atomically)."""
+    """Write ``results(out, per_query)`` to ``target`` as csv, parquet or jsonl (atomically). In a
+    csv (RFC 4180: CRLF line ends, so a cell holding a CR or LF is quoted), text cells that begin like
+    a formula are neutralised (``spreadsheet_safe``)."""
     from .files import atomic_open
 
     if fmt not in FORMATS:
         raise RagevalError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    frame = results(out, per_query)
     target = Path(target)
+    named = target.suffix.lstrip(".").lower()
+    if named in FORMATS and named != fmt:
+        raise RagevalError(f"{target} is named as a {named} file, but the format asked for is {fmt}: "
+                           f"ask for {named}, or name the file .{fmt}")
+    frame = results(out, per_query)
     if fmt == "parquet":
         with atomic_open(target, "wb") as f:
             frame.to_parquet(f, index=False)
     else:
         with atomic_open(target) as f:
             if fmt == "csv":
-                frame.to_csv(f, index=False)
+                from pandas.api.types import is_numeric_dtype
+
+                frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in frame.columns
+                                if not is_numeric_dtype(frame[c])}).to_csv(f, index=False, lineterminator="\r\n")
             else:
                 frame.to_json(f, orient="records", lines=True, force_ascii=False)
     return target

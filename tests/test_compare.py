@@ -227,3 +227,205 @@ def test_across_datasets_by_hand():
     assert summary["mean_difference"] == pytest.approx(0.03)
     [bonferroni] = across(tables, correction="bonferroni")  # 0.03, 0.12, 0.06: only dataset a
     assert (bonferroni["better"], bonferroni["worse"]) == (1, 0)
+
+
+def write_pair(out, dataset, system, values, measure="nDCG@10", order=None):
+    """A finished pair folder made by rageval's own writer (``RunFolder.write_scores``), its
+    per_query.jsonl in ``order`` (default: the order of ``values``)."""
+    from rageval.run_folder import RunFolder, pair_folder
+
+    folder = pair_folder(out, dataset, system)
+    folder.mkdir(parents=True)
+    rows = [{"query_id": q, measure: values[q]} for q in (order or values)]
+    RunFolder(folder, resume=False).write_scores(rows, {"dataset": dataset, "retriever": system, "metrics": {
+        measure: float(np.mean(list(values.values())))}, "n_queries": len(values)})
+    return folder
+
+
+def test_pairwise_json_holds_plain_json_with_the_right_values(adi_runs, tmp_path, capsys):
+    target = tmp_path / "compare.json"
+    assert main(["compare", str(adi_runs), "--pairwise", "--test", "ttest", "--correction", "bh",
+                 "--json", str(target)]) == 0
+    capsys.readouterr()
+    data = json.loads(target.read_text())  # was: TypeError (numpy bools), exit 1, no file
+    per_query = {}
+    for folder in adi_runs.glob("*/*/"):
+        meta = json.loads((folder / "metrics.json").read_text())
+        rows = sorted((json.loads(line) for line in (folder / "per_query.jsonl").read_text().splitlines()),
+                      key=lambda r: r["query_id"])
+        per_query[meta["retriever"]] = {m: np.array([r[m] for r in rows]) for m in ("nDCG@10", "MRR@10")}
+    names = ["bm25", "bm25:k1=0.3,b=0.1", "rewrite:base=bm25,method=rm3"]  # folder order
+    pairs = list(itertools.combinations(names, 2))
+    measures = [t["measure"] for t in data["tables"]]
+    raw = [stats.ttest_rel(per_query[a][m], per_query[b][m]).pvalue for m in measures for a, b in pairs]
+    expected = iter(stats.false_discovery_control(raw, method="bh"))  # BH over every comparison of the dataset
+    for t in data["tables"]:
+        assert [r["system"] for r in t["rows"]] == [f"{a} vs {b}" for a, b in pairs]
+        for row, (a, b) in zip(t["rows"], pairs):
+            p = next(expected)
+            assert type(row["significant"]) is bool and row["significant"] == (p < 0.05)
+            assert row["p"] == pytest.approx(p, abs=1e-12) and row["against"] == b
+            assert row["difference"] == pytest.approx(per_query[a][t["measure"]].mean() - per_query[b][t["measure"]].mean())
+
+
+def test_queries_are_paired_by_id_not_by_stored_order(tmp_path, capsys):
+    out = tmp_path / "out"
+    a = {"q1": 0.9, "q2": 0.1, "q3": 0.8, "q4": 0.2, "q5": 0.7, "q6": 0.3}
+    write_pair(out, "d", "a", a)
+    write_pair(out, "d", "b", {q: v - 0.1 for q, v in a.items()}, order=list(reversed(a)))  # stored q6..q1
+    write_pair(out, "d", "c", dict(a), order=["q2", "q4", "q6", "q1", "q3", "q5"])
+    assert main(["compare", str(out), "--baseline", "a", "--correction", "none", "--json", str(tmp_path / "c.json")]) == 0
+    capsys.readouterr()
+    [table] = json.loads((tmp_path / "c.json").read_text())["tables"]
+    _, b, c = table["rows"]
+    # by hand: paired by id, b - a is -0.1 on every query; of the 2^6 sign flips (every one enumerated)
+    # only "none" and "all" reach |sum| = 0.6: p = 2/64. Paired by stored order it would be
+    # 0.2-0.9, 0.6-0.1, ...: differences of both signs and a far larger p.
+    assert b["difference"] == pytest.approx(-0.1) and b["p"] == 2 / 64 and b["significant"]
+    # c holds a's very values in another order: no difference on any query, p = 1
+    assert c["difference"] == 0 and c["p"] == 1.0 and not c["significant"]
+    assert main(["compare", str(out), "--baseline", "a", "--test", "wilcoxon", "--json", str(tmp_path / "w.json")]) == 0
+    [table] = json.loads((tmp_path / "w.json").read_text())["tables"]
+    assert table["rows"][2]["p"] == 1.0  # identical per query (wilcoxon by stored order: p < 1)
+
+
+def test_a_baseline_missing_from_some_datasets_skips_them(tmp_path, capsys, caplog):
+    out = tmp_path / "out"
+    values = {"q1": 0.5, "q2": 0.25, "q3": 1.0}
+    write_pair(out, "one", "bm25", values)
+    write_pair(out, "one", "dense", {q: v / 2 for q, v in values.items()})
+    write_pair(out, "two", "dense", values)
+    write_pair(out, "two", "splade", values)
+    assert main(["compare", str(out), "--baseline", "bm25", "--json", str(tmp_path / "c.json")]) == 0
+    text = capsys.readouterr().out
+    assert "one: nDCG@10" in text and "two:" not in text
+    assert "two skipped: baseline 'bm25' is not one of its systems (dense, splade)" in caplog.text
+    [table] = json.loads((tmp_path / "c.json").read_text())["tables"]
+    assert table["dataset"] == "one" and table["rows"][1]["difference"] == pytest.approx(-7 / 24)
+    assert main(["compare", str(out), "--baseline", "colbert"]) == 2
+    assert ("baseline 'colbert' is not a system of any dataset; there are: one: bm25, dense; two: dense, splade"
+            in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--alpha", "2"], "alpha must be a number between 0 and 1 (exclusive), got 2.0"),
+    (["--alpha", "-1"], "alpha must be a number between 0 and 1 (exclusive), got -1.0"),
+    (["--alpha", "nan"], "argument --alpha: expected a finite float, got 'nan'"),
+    (["--alpha", "0.٥"], "argument --alpha: expected float: ASCII digits with an optional sign"),
+    (["--permutations", "1_0"], "argument --permutations: expected int: ASCII digits with an optional sign"),
+    (["--permutations", "10000000000"], "permutations must be at most 10,000,000"),
+    (["--permutations", "99999999999999999999"], "permutations must be at most 10,000,000"),
+    (["--seed", "1_0"], "argument --seed: expected int: ASCII digits with an optional sign, got '1_0'"),
+    (["--alpha", "1"], "alpha must be a number between 0 and 1 (exclusive), got 1.0"),
+    (["--permutations", "0"], "permutations must be a whole number of at least 1, got 0"),
+    (["--permutations", "-5"], "permutations must be a whole number of at least 1, got -5"),
+    (["--seed", "-1"], "seed must be a whole number of at least 0, got -1"),
+    (["--pairwise", "--baseline", "a"], "a baseline and pairwise comparisons exclude each other"),
+    (["--dataset", "d", "--dataset", "e"], "no finished run of e under"),
+])
+def test_compare_option_values_are_checked(tmp_path, capsys, option, message):
+    out = tmp_path / "out"
+    write_pair(out, "d", "a", {"q1": 0.5, "q2": 0.25, "q3": 1.0})
+    write_pair(out, "d", "b", {"q1": 0.5, "q2": 0.5, "q3": 0.0})
+    try:
+        code = main(["compare", str(out), *option, "--json", str(tmp_path / "c.json")])
+    except SystemExit as e:  # argparse's own check of a number's form
+        code = e.code
+    assert code == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "c.json").exists()
+
+
+def test_significance_api_checks_its_arguments():
+    from rageval.compare import System, across, compare
+    from rageval.significance import bootstrap_test
+
+    for call in (lambda: p_values(A, B, n=0), lambda: randomization(B - A, n=-5), lambda: bootstrap_test(B - A, n=0),
+                 lambda: p_values(A, B, "bootstrap", n=2.5)):
+        with pytest.raises(RagevalError, match="permutations must be a whole number of at least 1"):
+            call()
+    with pytest.raises(RagevalError, match="seed must be a whole number of at least 0, got -1"):
+        p_values(A, B, seed=-1)
+    with pytest.raises(RagevalError, match="the interval's level must be a number between 0 and 1"):
+        interval(A, level=1.5)
+    with pytest.raises(RagevalError, match="unknown test 'z'"):
+        p_values(A, B, "z")
+    with pytest.raises(RagevalError, match="unknown correction 'sidak'"):
+        correct([], "sidak")
+    systems = [System("d", "a", {"m": dict(enumerate(A))}), System("d", "b", {"m": dict(enumerate(B))})]
+    for alpha in (0, 1, 2, -0.5, float("nan"), True):
+        with pytest.raises(RagevalError, match="alpha must be a number between 0 and 1"):
+            compare(systems, alpha=alpha)
+        with pytest.raises(RagevalError, match="alpha must be a number between 0 and 1"):
+            across([], alpha=alpha)
+    with pytest.raises(RagevalError, match="permutations must be a whole number of at least 1, got 0"):
+        compare(systems, permutations=0)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ('{"dataset": ', "metrics.json is not valid JSON"),
+    ("", "metrics.json is empty"),
+    ("[]", "metrics.json holds an array, not a rageval metrics object"),
+    ('{"dataset": "d", "retriever": "a"}', 'metrics.json lacks "metrics"'),
+    (None, "no metrics.json (interrupted, or its retriever failed)"),
+])
+def test_a_pair_that_is_not_finished_is_named_and_the_baseline_does_not_change_silently(
+        tmp_path, capsys, caplog, content, reason):
+    out = tmp_path / "out"
+    broken = write_pair(out, "d", "a", {"q1": 0.5, "q2": 0.25, "q3": 1.0})  # the first: the default baseline
+    write_pair(out, "d", "b", {"q1": 0.5, "q2": 0.5, "q3": 0.0})
+    write_pair(out, "d", "c", {"q1": 1.0, "q2": 0.5, "q3": 0.5})
+    if content is None:
+        (broken / "metrics.json").unlink()
+    else:
+        (broken / "metrics.json").write_text(content)
+    assert main(["compare", str(out), "--json", str(tmp_path / "c.json")]) == 0
+    capsys.readouterr()
+    # without a readable metrics.json (and, as for rageval evaluate's pairs, no run.json) a pair is named by its folder
+    assert f"{broken}: {broken.name} left out: {reason}" in caplog.text
+    assert f"d: the baseline is b, not {broken.name}, which is left out (see above); name one with --baseline" \
+        in caplog.text
+    [table] = json.loads((tmp_path / "c.json").read_text())["tables"]
+    assert [r["system"] for r in table["rows"]] == ["b", "c"] and table["rows"][1]["against"] == "b"
+    caplog.clear()
+    assert main(["export", str(out), "--file", str(tmp_path / "r.csv")]) == 0
+    assert f"{broken}: {broken.name} left out: {reason}" in caplog.text
+    assert sorted(set(l.split(",")[1] for l in (tmp_path / "r.csv").read_text().splitlines()[1:])) == ["b", "c"]
+    assert main(["compare", str(out), "--baseline", "a"]) == 2  # a left-out pair is no baseline
+    assert "baseline 'a' is not a system of d; there: b, c" in capsys.readouterr().err
+
+
+def test_a_corrupt_per_query_file_leaves_its_pair_out(tmp_path, capsys, caplog):
+    out = tmp_path / "out"
+    write_pair(out, "d", "a", {"q1": 0.5, "q2": 0.25, "q3": 1.0})
+    broken = write_pair(out, "d", "b", {"q1": 0.5, "q2": 0.5, "q3": 0.0})
+    write_pair(out, "d", "c", {"q1": 1.0, "q2": 0.5, "q3": 0.5})
+    (broken / "per_query.jsonl").write_text('{"query_id": "q1", "nDCG@10": 0.5}\n{"query_id": "q2", "nDCG@10": "x"}\n')
+    assert main(["compare", str(out), "--json", str(tmp_path / "c.json")]) == 0
+    assert f"{broken}: b left out: {broken / 'per_query.jsonl'}:2: nDCG@10 of 'q2' is not a number: 'x'" in caplog.text
+    (broken / "per_query.jsonl").unlink()
+    assert main(["compare", str(out)]) == 0
+    assert f"{broken}: b left out: no per_query.jsonl" in caplog.text
+
+
+def test_draws_are_bounded_in_the_api_too():
+    from rageval.significance import MAX_DRAWS, bootstrap_test, check_draws
+
+    assert MAX_DRAWS == 10_000_000 and check_draws(MAX_DRAWS) == MAX_DRAWS
+    for call in (lambda: check_draws(MAX_DRAWS + 1), lambda: randomization(B - A, n=10**10),
+                 lambda: bootstrap_test(B - A, n=10**20), lambda: interval(A, n=MAX_DRAWS + 1)):
+        with pytest.raises(RagevalError, match="must be at most 10,000,000"):
+            call()
+
+
+def test_an_interrupted_compare_says_nothing_was_written(tmp_path, capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rageval.cli.compare.compare", interrupt)
+    out = tmp_path / "out"
+    write_pair(out, "d", "a", {"q1": 0.5, "q2": 0.25, "q3": 1.0})
+    write_pair(out, "d", "b", {"q1": 0.5, "q2": 0.5, "q3": 0.0})
+    assert main(["compare", str(out), "--json", str(tmp_path / "c.json")]) == 130
+    err = capsys.readouterr().err
+    assert "rageval: interrupted; nothing was written" in err and "resume" not in err
+    assert not (tmp_path / "c.json").exists()

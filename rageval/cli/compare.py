@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..compare import across, compare, read_systems, render, to_json
+from ..compare import across, check_options, compare, plain, render, systems_of, to_json
 from ..errors import RagevalError
-from ..files import write_json
+from ..files import output_file, write_json
 from ..metrics import parse_measures
+from ..registry import number_option
 from ..report import table
-from ..significance import CORRECTIONS, TESTS
+from ..run_records import read_output
+from ..significance import CORRECTIONS, MAX_DRAWS, TESTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,20 +24,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--across", action="store_true", help="also summarise each pair over datasets")
     c.add_argument("--test", choices=TESTS, default="randomization", help="paired test (default randomization)")
     c.add_argument("--correction", choices=CORRECTIONS, default="holm", help="multiple-testing correction (default holm)")
-    c.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    c.add_argument("--permutations", type=int, default=10_000, help="randomization / bootstrap draws (default 10000)")
-    c.add_argument("--seed", type=int, default=0, help="seed of the draws and the intervals (default 0)")
+    c.add_argument("--alpha", type=number_option(float), default=0.05, help="significance level (default 0.05)")
+    c.add_argument("--permutations", type=number_option(int), default=10_000,
+                   help=f"randomization / bootstrap draws (default 10000, at most {MAX_DRAWS:,})")
+    c.add_argument("--seed", type=number_option(int), default=0,
+                   help="seed of the draws and the intervals (default 0)")
     c.add_argument("--json", help="also write the tables to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
     """The comparison tables, the summary over datasets with ``--across``, and the JSON file."""
-    systems = read_systems(Path(args.out))
-    if args.dataset:
-        systems = [s for s in systems if s.dataset in args.dataset]
-        if not systems:
-            raise RagevalError(f"no finished run of {', '.join(args.dataset)} under {args.out}")
+    output_file(args.json, "--json")
+    check_options(args.test, args.correction, args.alpha, args.permutations, args.seed, args.baseline, args.pairwise)
     measures = [m.name for m in parse_measures(args.metric)] if args.metric else None
+    output = read_output(args.out)  # a str: '' is refused, where Path('') would be the current folder
+    systems = systems_of(output)
+    datasets = list(dict.fromkeys(s.dataset for s in systems))
+    if args.dataset:
+        unknown = [d for d in args.dataset if d not in datasets]
+        if unknown:
+            raise RagevalError(f"no finished run of {', '.join(unknown)} under {args.out}; there: {', '.join(datasets)}")
+        systems = [s for s in systems if s.dataset in args.dataset]
+    if not args.baseline and not args.pairwise:
+        for dataset in dict.fromkeys(s.dataset for s in systems):
+            output.default_baseline(dataset)  # warns when a left-out pair would have been the baseline
     tables = compare(systems, measures, args.baseline, args.pairwise, args.test, args.correction, args.alpha,
                      args.seed, args.permutations)
     print(render(tables, args.test, args.correction, args.alpha))
@@ -47,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
                       f"{r['mean_difference']:+.4f}", f"[{r['low']:.4f}, {r['high']:.4f}]"] for r in summary]))
     if args.json:
         write_json(args.json, {"test": args.test, "correction": args.correction, "alpha": args.alpha,
-                               "seed": args.seed, "tables": to_json(tables), "across": summary})
+                               "seed": args.seed, "tables": to_json(tables), "across": plain(summary)})
     return 0

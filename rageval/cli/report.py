@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..files import output_file
+from ..registry import number_option
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="write one self-contained HTML page of an output folder")
@@ -11,7 +14,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--html", help="the page to write (default: OUT/report.html)")
     r.add_argument("--baseline", help="the system differences and marks are taken against (default: the first)")
     r.add_argument("--ifrag", action="append", metavar="FILE", help="also show a rageval ifrag score file (repeatable)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the tests and intervals (default 0)")
+    r.add_argument("--seed", type=number_option(int), default=0, help="seed of the tests and intervals (default 0)")
     x = sub.add_parser("export", help="the results of an output folder as csv, parquet or jsonl")
     x.add_argument("out", help="a folder written by rageval run (or rageval evaluate --out)")
     x.add_argument("--format", choices=("csv", "parquet", "jsonl"), default="csv")
@@ -21,6 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the page and say where."""
+    output_file(args.html, "--html")
     from ..report_page import write_report
 
     path = write_report(args.out, args.html, args.baseline, args.ifrag or (), args.seed)
@@ -30,6 +34,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write the table and say where."""
+    output_file(args.file, "--file")
     from ..results_frame import export
 
     target = args.file or str(Path(args.out) / f"results{'.per_query' if args.per_query else ''}.{args.format}")
