@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from rageval.data import Corpus, Dataset, Queries, Span, Spans
 from rageval.errors import DataError
-from rageval.jsonl import read_jsonl
+from rageval.jsonl import check_input_file, read_jsonl
 from rageval.plugins import DatasetLoader
 from rageval.trec import read_qrels
 
@@ -32,18 +33,27 @@ class BeirLoader(DatasetLoader):
 
     @classmethod
     def detect(cls, path: Path) -> bool:
-        return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file()
+        # lexists: a corpus.jsonl that is a folder or a broken link is still this layout, and check() says what is wrong
+        return os.path.lexists(path / "corpus.jsonl") and os.path.lexists(path / "queries.jsonl")
 
     def check(self) -> None:
-        if not self.path.exists():
-            raise DataError(self.path, "no such folder")
-
-    def load(self, split: str | None = None) -> Dataset:
+        """The layout, before any file is read: the folder, corpus.jsonl and queries.jsonl as regular
+        files, and a qrels/ folder with at least one <split>.tsv."""
         if not self.path.is_dir():
             raise DataError(self.path, "not a folder" if self.path.exists() else "no such folder")
+        for name in ("corpus.jsonl", "queries.jsonl"):
+            check_input_file(self.path / name)
         qrels_dir = self.path / "qrels"
-        splits = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
-        split = pick_split(splits, split, qrels_dir)
+        if not qrels_dir.is_dir():
+            raise DataError(qrels_dir, "no qrels folder: a BEIR folder keeps its judgments in qrels/<split>.tsv"
+                            if not qrels_dir.exists() else "not a folder (qrels/<split>.tsv holds the judgments)")
+        if not any(qrels_dir.glob("*.tsv")):
+            raise DataError(qrels_dir, "no judgments: this folder has no <split>.tsv file")
+
+    def load(self, split: str | None = None) -> Dataset:
+        self.check()
+        qrels_dir = self.path / "qrels"
+        split = pick_split(sorted(p.stem for p in qrels_dir.glob("*.tsv")), split, qrels_dir)
         corpus = self._corpus(self.path / "corpus.jsonl")
         queries = self._queries(self.path / "queries.jsonl")
         qrels_path = qrels_dir / f"{split}.tsv"

@@ -25,6 +25,7 @@ from rageval.data import Corpus, Dataset, Queries
 from rageval.errors import DataError
 from rageval.files import write_json
 from rageval.plugins import DatasetLoader
+from rageval.progress import progress
 
 from .code_functions import Function, extract
 from .records import pick_split
@@ -86,8 +87,10 @@ class CodeLoader(DatasetLoader):
                              else self.root.resolve().name)
 
     def check(self) -> None:
-        if not self.root.exists():
-            raise DataError(self.root, "no such folder or file")
+        if not self.root.is_dir():
+            raise DataError(self.root, "not a folder" if self.root.exists() else "no such folder")
+        if self.max_bytes < 1:
+            raise DataError(self.root, f"max_bytes={self.max_bytes}: a file size limit must be at least 1")
 
     def load(self, split: str | None = None) -> Dataset:
         split = pick_split(list(SPLITS), split, self.root)
@@ -110,7 +113,11 @@ class CodeLoader(DatasetLoader):
         if not self.root.is_dir():
             raise DataError(self.root, "no such folder" if not self.root.exists() else "not a folder")
         counts: Counter = Counter()
-        files = list(walk(self.root, self.max_bytes, self.exclude, counts))
+        files = []
+        with progress(None, f"{self.root}: reading source files", unit="file") as step:
+            for src in walk(self.root, self.max_bytes, self.exclude, counts):
+                files.append(src)
+                step.update(1)
         if not files:
             raise DataError(self.root, f"no supported source file (skipped: {_describe(counts) or 'nothing found'})")
         digest = hashlib.sha256()
@@ -131,12 +138,14 @@ class CodeLoader(DatasetLoader):
 
     def _build(self, files, counts: Counter) -> tuple[list[dict], dict]:
         functions: list[Function] = []
-        for src in files:
-            found, had_errors = extract(src)
-            counts["parsed"] += 1
-            if had_errors:
-                counts["parse errors (clean functions kept)"] += 1
-            functions.extend(found)
+        with progress(len(files), f"{self.root}: parsing source files", unit="file") as step:
+            for src in files:
+                found, had_errors = extract(src)
+                counts["parsed"] += 1
+                if had_errors:
+                    counts["parse errors (clean functions kept)"] += 1
+                functions.extend(found)
+                step.update(1)
         summaries = [summarize(fn.doc) for fn in functions]
         seen = Counter(s for s in summaries if s)
         dropped: Counter = Counter()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rageval.data import Corpus, Dataset, Queries, Spans
 from rageval.errors import DataError
+from rageval.jsonl import check_input_file
 from rageval.plugins import DatasetLoader
 
 from .beir import BeirLoader, read_spans
@@ -70,15 +71,17 @@ class DocsLoader(DatasetLoader):
         self.lenient = lenient
 
     def check(self) -> None:
-        if not self.path.exists():
-            raise DataError(self.path, "no such folder")
-
-    def load(self, split: str | None = None) -> Dataset:
+        """The folder, and a ``questions=`` file (before any document is read)."""
         if not self.path.is_dir():
             raise DataError(self.path, "no such folder" if not self.path.exists() else "not a folder")
+        if self.questions:
+            self._questions_file()
+
+    def load(self, split: str | None = None) -> Dataset:
+        self.check()
         corpus = self._corpus()
-        source = Path(self.questions) if self.questions else self._find_questions()
-        if source.suffix == ".csv":
+        source = self._questions_file() if self.questions else self._find_questions()
+        if source.suffix.lower() == ".csv":
             queries, spans = self._csv(source, corpus)
         else:
             queries = BeirLoader._queries(self.path / "queries.jsonl")
@@ -89,6 +92,24 @@ class DocsLoader(DatasetLoader):
         qrels = {q: {d: 1 for d, _, _ in refs} for q, refs in spans.items()}
         return Dataset(self.path.resolve().name, corpus, queries, qrels, spans, split or "test",
                        meta={"source": str(self.path), "questions": str(source)})
+
+    def _questions_file(self) -> Path:
+        """The ``questions=`` file: a relative path is taken inside the dataset folder and may not
+        lead out of it (``..``, a symbolic link); an absolute path is read where it points. It must
+        be a ``.csv`` or a ``.jsonl`` spans file, and a regular file."""
+        given = Path(self.questions)
+        where = f"questions={self.questions}"
+        if given.suffix.lower() not in (".csv", ".jsonl"):
+            raise DataError(self.path, f"{where}: expected a .csv file or a .jsonl spans file")
+        if given.is_absolute():
+            path = given
+        else:
+            path = self.path / given
+            if not path.resolve().is_relative_to(self.path.resolve()):
+                raise DataError(self.path, f"{where}: a relative path must stay inside the dataset folder "
+                                           "(write an absolute path to read a file elsewhere)")
+        check_input_file(path)
+        return path
 
     def _find_questions(self) -> Path:
         csvs = sorted(self.path.glob("*.csv"))
@@ -149,7 +170,7 @@ class DocsLoader(DatasetLoader):
             reader = csv.DictReader(f)
             missing = {"question", "references"} - set(reader.fieldnames or [])
             if missing:
-                raise DataError(path, f"missing column(s) {', '.join(sorted(missing))}; found {reader.fieldnames}", 1)
+                raise DataError(path, f"missing column(s) {', '.join(sorted(missing))} in the header line", 1)
             for row in reader:
                 line = reader.line_num
                 qid = f"q{len(ids) + skipped}"

@@ -30,6 +30,14 @@ class IrdsLoader(DatasetLoader):
         self.grades = grades
         self.fields = tuple(f.strip() for f in fields.split(",") if f.strip())
 
+    def check(self) -> None:
+        """The id is a registered ir_datasets collection (or a prefix of some, e.g. ``beir/scifact``)."""
+        import ir_datasets
+
+        if self.dataset_id not in ir_datasets.registry and not any(
+                name.startswith(self.dataset_id.rstrip("/") + "/") for name in ir_datasets.registry):
+            raise RagevalError(f"irds:{self.dataset_id}: ir_datasets has no such dataset")
+
     def load(self, split: str | None = None) -> Dataset:
         import ir_datasets
 

@@ -11,7 +11,7 @@ from typing import Any
 from rageval.data import Corpus, Qrels, Span
 from rageval.errors import DataError, MissingSplitError
 from rageval.jsonl import read_jsonl
-from rageval.trec import check_id
+from rageval.trec import check_id, check_qrels
 
 log = logging.getLogger("rageval")
 
@@ -62,6 +62,8 @@ def read_records(path: Path, optional: str, empty: str) -> tuple[list[str], list
 
 def pick_split(available: list[str], split: str | None, where: Path) -> str:
     """The requested split, else ``test`` when present, else the only one."""
+    if not available:
+        raise DataError(where, "no split: there are no judgments to score")
     if split is not None:
         if split not in available:
             raise MissingSplitError(where, f"no split {split!r}; available: {', '.join(available) or 'none'}")
@@ -76,20 +78,22 @@ def pick_split(available: list[str], split: str | None, where: Path) -> str:
 def matching_judgments(qrels: Qrels, where: Path | str, corpus: Corpus, query_ids: set[str],
                        queries_name: str, corpus_name: str) -> Qrels:
     """The judgments whose query and document exist; the others are counted in a warning, and an
-    error is raised when none is left."""
+    error is raised when none is left. Ids and grades are checked first (``rageval.trec.check_qrels``)."""
+    check_qrels(qrels, str(where))
     unknown_q = [q for q in qrels if q not in query_ids]
-    unknown_docs = sum(1 for q in qrels if q in query_ids for d in qrels[q] if d not in corpus)
+    unknown_docs = [d for q in qrels if q in query_ids for d in qrels[q] if d not in corpus]
     kept = {q: {d: g for d, g in j.items() if d in corpus} for q, j in qrels.items() if q in query_ids}
     kept = Qrels({q: j for q, j in kept.items() if j})
     if not kept:
         raise DataError(where, f"no judgment matches the corpus and queries ({len(unknown_q)} unknown query ids, "
-                               f"{unknown_docs} judgments of unknown documents)")
+                               f"{len(unknown_docs)} judgments of unknown documents)")
     if not kept.scored():
         raise DataError(where, f"no relevant judgment: all {sum(map(len, kept.values()))} grades are 0 or less, "
                                "so no query can be scored")
-    if unknown_q or unknown_docs:
-        log.warning("%s: skipped %d queries not in %s (e.g. %r) and %d judgments of documents not in %s", where,
-                    len(unknown_q), queries_name, unknown_q[0] if unknown_q else None, unknown_docs, corpus_name)
+    skipped = [f"{len(ids)} {what} not in {name} (e.g. {ids[0]!r})" for ids, what, name in
+               ((unknown_q, "queries", queries_name), (unknown_docs, "judgments of documents", corpus_name)) if ids]
+    if skipped:
+        log.warning("%s: skipped %s", where, " and ".join(skipped))
     return kept
 
 

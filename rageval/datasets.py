@@ -5,32 +5,54 @@ from pathlib import Path
 
 from . import registry
 from .data import Dataset
-from .errors import SpecError
+from .errors import RagevalError, SpecError
 from .plugins import DatasetLoader
 
 
 def dataset_loader(spec: str) -> DatasetLoader:
-    """The loader a dataset spec names, made and checked without reading any data: an existing
-    path is taken as a path first (even with ``,`` or ``:`` in it) and given to the first loader
-    whose ``detect`` accepts it; a loader's missing folder or file is an error here."""
+    """The loader a dataset spec names, made and checked without reading any data. An existing path
+    is taken whole as a path first (even with ``,``, ``:``, ``=`` or brackets in it), bare or after a
+    loader's name (``beir:PATH``), and a bare one is given to the first loader whose ``detect``
+    accepts it; a loader's missing folder or file is an error here."""
     loaders = registry.available("corpora")
-    name = None if Path(spec).exists() else registry.parse_spec(spec)[0]
-    if name in loaders:
-        loader = registry.create("corpora", spec)
-    else:
+    if not spec.strip():
+        raise SpecError(f"dataset {spec!r} is empty: give a path or a loader spec "
+                        f"({', '.join(f'{n}:' for n in loaders)})")
+    prefix, colon, rest = spec.partition(":")
+    if Path(spec).exists():
         path = Path(spec)
-        if not path.exists():
-            raise SpecError(f"dataset {spec!r}: no such path, and not a loader spec "
-                            f"(loaders: {', '.join(f'{n}:' for n in loaders)})")
         for loader_name in loaders:
             if registry.plugin("corpora", loader_name).detect(path):
-                loader = registry.create("corpora", f"{loader_name}:{spec}")
+                loader = _create(loader_name, spec)
                 break
         else:
             raise SpecError(f"dataset {spec!r}: no loader recognises this path "
                             "(a BEIR folder has corpus.jsonl and queries.jsonl)")
+    elif colon and prefix.strip() in loaders and rest and Path(rest).exists():
+        loader = _create(prefix.strip(), rest)
+    elif registry.parse_spec(spec)[0] in loaders:
+        loader = _create(spec)
+    else:
+        raise SpecError(f"dataset {spec!r}: no such path, and not a loader spec "
+                        f"(loaders: {', '.join(f'{n}:' for n in loaders)})")
     loader.check()
     return loader
+
+
+def _create(spec: str, path: str | None = None) -> DatasetLoader:
+    """The loader a spec names; with ``path``, the loader named ``spec`` on that path, taken whole (not
+    parsed as a spec). What its constructor rejects is an error naming the spec."""
+    try:
+        if path is None:
+            return registry.create("corpora", spec)
+        first, tp = next(iter(registry.options_of(registry.plugin("corpora", spec)).items()))
+        loader = registry.create("corpora", spec, **{first: registry.convert(path, tp)})
+        loader.spec = f"{spec}:{path}"
+        return loader
+    except RagevalError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plugin's own check of its options: still a bad spec
+        raise SpecError(f"dataset {spec if path is None else f'{spec}:{path}'!r}: {type(e).__name__}: {e}") from None
 
 
 def load_dataset(spec: str, split: str | None = None, loader: DatasetLoader | None = None) -> Dataset:

@@ -9,6 +9,7 @@ Option types come from the plugin's ``__init__`` annotations.
 """
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
 import inspect
@@ -18,7 +19,7 @@ import types
 import typing
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from .errors import SpecError
 
@@ -53,10 +54,19 @@ def plugin(kind: str, name: str) -> Any:
     return plugins[name].load()
 
 
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)[.!?][\"')\]]*(?=\s+[^a-z]|$)")
+
+
 def describe(obj: Any, full: bool = False) -> str:
-    """A plugin's docstring: its first line, or all of it with ``full``."""
+    """A plugin's docstring: its first sentence, whole, on one line (the first paragraph where no
+    sentence ends in it), or all of it with ``full``. A sentence ends at ``.``, ``!`` or ``?`` before
+    white space and a word that is not lower-case, so ``e.g. bm25`` or ``0.5`` do not end one."""
     doc = (inspect.getdoc(obj) or "").strip()
-    return doc if full else (doc.splitlines()[0] if doc else "")
+    if full:
+        return doc
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    end = _SENTENCE_END.search(paragraph)
+    return paragraph[:end.end()] if end else paragraph
 
 
 def option_help(cls: Any) -> list[str]:
@@ -134,6 +144,40 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+def parse_number(text: str, tp: type[int] | type[float] = int) -> int | float:
+    """``text`` as an ``int`` or a finite ``float`` (``tp``) written plainly: an optional sign and ASCII
+    digits, for a float also a decimal point and an exponent. Anything else is a ValueError saying what
+    was expected: Python's own ``int()`` and ``float()`` also take ``1_0``, digits of other scripts
+    (``١``), surrounding spaces, ``inf`` and ``nan``."""
+    if tp is float and _NOT_FINITE.fullmatch(text):
+        raise ValueError("expected a finite float")
+    if not (_INTEGER if tp is int else _DECIMAL).fullmatch(text):
+        raise ValueError(f"expected {tp.__name__}: ASCII digits with an optional sign"
+                         + ("" if tp is int else ", decimal point and exponent (e.g. 0.5, 1e-3)"))
+    number = tp(text)
+    if not math.isfinite(number):  # 1e400
+        raise ValueError(f"expected a finite {tp.__name__}")
+    return number
+
+
+def number_option(tp: type[int] | type[float] = int) -> Callable[[str], int | float]:
+    """An argparse ``type=`` for a numeric command-line option: :func:`parse_number`. Its error names
+    the value; argparse adds the option's name. (Ranges are the commands' own checks.)"""
+    def parse(text: str) -> int | float:
+        try:
+            return parse_number(text, tp)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{e}, got {text!r}") from None
+
+    parse.__name__ = tp.__name__
+    return parse
+
+
 def convert(value: str, tp: Any) -> Any:
     """Convert a raw option string to the annotated type; ValueError names what was expected."""
     origin = typing.get_origin(tp)
@@ -163,21 +207,16 @@ def convert(value: str, tp: Any) -> Any:
             return False
         raise ValueError("expected true or false")
     if tp in (int, float):
-        try:
-            number = tp(value)
-        except ValueError:
-            raise ValueError(f"expected {tp.__name__}") from None
-        if not math.isfinite(number):
-            raise ValueError(f"expected a finite {tp.__name__}")
-        return number
+        return parse_number(value, tp)
     if tp is Path:
         return Path(value)
     return value
 
 
-def resolve(kind: str, spec: str) -> tuple[Any, dict[str, Any]]:
+def resolve(kind: str, spec: str, fixed: Iterable[str] = ()) -> tuple[Any, dict[str, Any]]:
     """The plugin a spec names and its options converted to their annotated types (nothing is
-    instantiated: this is how a command checks every spec before it starts work)."""
+    instantiated: this is how a command checks every spec before it starts work). An option without
+    a default that neither the spec nor ``fixed`` (names the caller supplies) sets is an error."""
     name, positional, raw = parse_spec(spec)
     cls = plugin(kind, name)
     known = options_of(cls)
@@ -195,7 +234,23 @@ def resolve(kind: str, spec: str) -> tuple[Any, dict[str, Any]]:
             kwargs[key] = convert(value, known[key])
         except ValueError as e:
             raise SpecError(f"{_KIND[kind]} {name!r}: option {key}={value!r}: {e}") from None
+    _check_required(kind, name, cls, {*kwargs, *fixed})
     return cls, kwargs
+
+
+def _check_required(kind: str, name: str, cls: Any, given: set[str]) -> None:
+    """An option without a default must be set: the first one is written after the colon
+    (``beir:PATH``), any other as ``key=value``."""
+    target = cls.__init__ if inspect.isclass(cls) else cls
+    params = inspect.signature(target).parameters
+    first = next(iter(options_of(cls)), None)
+    for key in options_of(cls):
+        if key in given or params[key].default is not inspect.Parameter.empty:
+            continue
+        if key == first:
+            raise SpecError(f"{_KIND[kind]} {name!r} needs its {key} after the colon, e.g. {name}:{key.upper()} "
+                            "(nothing was given)")
+        raise SpecError(f"{_KIND[kind]} {name!r} needs option {key}=..., e.g. {name}:{key}=VALUE")
 
 
 def bound_options(cls: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,7 +271,7 @@ def bound_options(cls: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[s
 def create(kind: str, spec: str, **fixed: Any) -> Any:
     """Instantiate the plugin a spec names, with its options converted to their annotated types; the
     instance gets ``spec``, the string it was made from."""
-    cls, kwargs = resolve(kind, spec)
+    cls, kwargs = resolve(kind, spec, fixed)
     kwargs.update(fixed)
     instance = cls(**kwargs)
     try:

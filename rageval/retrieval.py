@@ -6,32 +6,54 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
+
+from .errors import RagevalError
 from .index_cache import cached_index
 from .data import Corpus, Dataset
 from .embedding_diagnostics import diagnostics
 from .plugins import EmbeddingRetriever, Retriever
+from .progress import progress
 from .training import TrainingData
 from .trec import Run
 
 log = logging.getLogger("rageval")
 
 
+def check_scores(retriever: Retriever, run: Run) -> None:
+    """A run whose scores are all finite; inf or nan (an option that overflows, a broken model) is an
+    error naming the retriever's spec, before the run is written or scored."""
+    returned = run.indices >= 0
+    bad = returned & ~np.isfinite(run.scores)
+    if bad.any():
+        first = run.query_ids[int(np.flatnonzero(bad.any(axis=1))[0])]
+        raise RagevalError(f"retriever {retriever.spec or retriever.name!r}: {int(bad.sum())} of {int(returned.sum())} "
+                           f"scores are not finite (inf or nan; the first for query {first!r}): check its options")
+
+
 def retrieve(retriever: Retriever, dataset: Dataset, depth: int, training: TrainingData,
              corpus: Corpus | None = None) -> tuple[Run, dict[str, Any]]:
     """Search ``dataset``'s queries in ``corpus`` (default: its own) for the top ``depth``; returns
-    the run and the timings. A retriever that needs training fits on ``training``'s splits first."""
+    the run and the timings (never deeper than the documents searched). A retriever that needs
+    training fits on ``training``'s splits first."""
     corpus = corpus if corpus is not None else dataset.corpus
+    depth = min(depth, len(corpus))
+    pair = f"{retriever.name} on {dataset.label}"
     timings: dict[str, Any] = {}
     if retriever.needs_fit():
         start = time.perf_counter()
-        retriever.fit(*training.splits(retriever))
+        with progress(None, f"{pair}: training"):
+            retriever.fit(*training.splits(retriever))
         timings["fit_s"] = round(time.perf_counter() - start, 4)
     start = time.perf_counter()
-    cached, index_bytes = cached_index(retriever, corpus)
+    with progress(None, f"{pair}: indexing {len(corpus):,} documents"):
+        cached, index_bytes = cached_index(retriever, corpus)
     index_s = time.perf_counter() - start
     start = time.perf_counter()
-    run = retriever.search(dataset.queries, depth)
+    with progress(None, f"{pair}: searching {len(dataset.queries):,} queries"):
+        run = retriever.search(dataset.queries, depth)
     search_s = time.perf_counter() - start
+    check_scores(retriever, run)
     if isinstance(retriever, EmbeddingRetriever):
         vectors = retriever.document_vectors()
         index_bytes = index_bytes if index_bytes is not None else int(vectors.nbytes)

@@ -28,13 +28,13 @@ from rageval.embedding import DEFAULT_MODEL
 from rageval.errors import RagevalError, SpecError
 from rageval.files import atomic_open
 from rageval.plugins import Retriever
-from rageval.progress import bar
+from rageval.progress import progress
 from rageval.evaluation import evaluate
 from rageval.topk import top_k_dense
 from rageval.trec import Run
 
 from .ast_graph import CodeGraph, corpus_graphs
-from .dense import Dense
+from .dense import Dense, installed
 
 log = logging.getLogger("rageval")
 
@@ -79,11 +79,7 @@ class AstGnn(Retriever):
 
     @classmethod
     def usable(cls) -> bool:
-        try:
-            import torch_geometric  # noqa: F401
-        except ImportError:
-            return False
-        return Dense.usable()
+        return installed("torch_geometric") and Dense.usable()
 
     def config(self) -> dict:
         """The checkpoint and training source, the dense encoder and index, the model's parameters
@@ -203,7 +199,8 @@ class AstGnn(Retriever):
         torch.manual_seed(p["seed"])
         start = time.perf_counter()
         queries = Corpus(ids=train.queries.ids, texts=train.queries.texts, fields=("text",))
-        q_text = torch.from_numpy(np.array(self.dense.encoder.corpus_embeddings(queries, self.dense.query_prefix)))
+        q_text = torch.from_numpy(np.array(self.dense.encoder.corpus_embeddings(
+            queries, self.dense.query_prefix, desc="astgnn: encoding training queries", unit="query")))
         d_text = self.dense.encode_corpus(train.corpus)
         q_rows = np.array([q for q, _ in pairs])
         docs = np.array([d for _, d in pairs])
@@ -219,11 +216,12 @@ class AstGnn(Retriever):
 
         if dev is not None:
             dev_queries = Corpus(ids=dev.queries.ids, texts=dev.queries.texts, fields=("text",))
-            dev_text = np.array(self.dense.encoder.corpus_embeddings(dev_queries, self.dense.query_prefix))
+            dev_text = np.array(self.dense.encoder.corpus_embeddings(
+                dev_queries, self.dense.query_prefix, desc="astgnn: encoding dev queries", unit="query"))
             dev_mrr = [self._dev_mrr(train.corpus, dev, dev_text)]
             best = (dev_mrr[0], 0, copy.deepcopy(model.state_dict()))
 
-        with bar(p["epochs"] * len(pairs), "train astgnn", unit="pair") as progress:
+        with progress(p["epochs"] * len(pairs), f"astgnn: training ({p['epochs']} epochs)", unit="pair") as step:
             for _ in range(p["epochs"]):
                 total = 0.0
                 for batch in torch.randperm(len(pairs), generator=order).split(p["batch_size"]):
@@ -240,7 +238,7 @@ class AstGnn(Retriever):
                     loss.backward()
                     optimizer.step()
                     total += loss.item() * len(rows)
-                    progress.update(len(rows))
+                    step.update(len(rows))
                 losses.append(round(total / len(pairs), 4))
                 epochs_done += 1
                 if dev is not None:
@@ -283,7 +281,7 @@ class AstGnn(Retriever):
         text = self.dense.encoder.corpus_embeddings(corpus, self.dense.doc_prefix, self.dense.block_size)
         out = np.empty(text.shape, dtype=np.float32)
         stats = {"documents": 0, "parse_errors": 0, "text_only": 0, "capped": 0}
-        with bar(len(corpus), "encode graphs") as progress, torch.inference_mode():
+        with progress(len(corpus), "astgnn: encoding documents") as step, torch.inference_mode():
             for start in range(0, len(corpus), ENCODE_BATCH):
                 positions = np.arange(start, min(start + ENCODE_BATCH, len(corpus)))
                 g = None
@@ -292,7 +290,7 @@ class AstGnn(Retriever):
                     stats = {k: stats[k] + part[k] for k in stats}
                     g = collate(graphs)
                 out[positions] = model.encode_documents(torch.from_numpy(np.array(text[positions])), g).numpy()
-                progress.update(len(positions))
+                step.update(len(positions))
         return out, stats
 
     def index(self, corpus: Corpus) -> None:

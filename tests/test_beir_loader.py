@@ -34,7 +34,7 @@ def test_extra_field_as_text(tmp_path):
     (['{"_id": "d1"}'], r'corpus.jsonl:1: missing "text"'),
     (['{"_id": "d1", "text": "a"}', '{"_id": "d1", "text": "b"}'], r"corpus.jsonl:2: duplicate _id 'd1' \(first on line 1\)"),
     (['{"_id": "d1", "text": ["a"]}'], r'corpus.jsonl:1: "text" must be a string, got \["a"\]'),
-    (['[1, 2]'], r"corpus.jsonl:1: expected a JSON object, got list"),
+    (['[1, 2]'], r"corpus.jsonl:1: expected a JSON object, got an array: '\[1, 2\]'"),
     ([], r"corpus.jsonl: the corpus is empty"),
     (['{"_id": "d1", "text": "a"}', '{"_id": "d 2", "text": "b"}'],
      r"corpus.jsonl:2: \"_id\" must be a non-empty id without whitespace, got 'd 2'"),

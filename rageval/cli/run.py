@@ -8,7 +8,9 @@ from ..benchmarking import benchmark
 from ..compare import compare, read_systems
 from ..errors import RagevalError
 from ..evaluation import DEFAULT_METRICS, SPAN_METRICS
-from ..metrics import parse_measures
+from ..files import output_folder
+from ..metrics import MAX_CUTOFF, parse_measures
+from ..registry import number_option
 from ..report import leaderboard
 
 DEFAULT_DATASET = "code:stdlib"
@@ -36,16 +38,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chroma", action="store_true",
                    help="span measures that set no chroma= as the public chunking evaluation computes them (characters, "
                         "summed chunk lengths)")
-    p.add_argument("--sample", type=int, metavar="N",
-                   help="score a seeded random sample of N judged queries per dataset (for slow retrievers)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--sample", type=number_option(int), metavar="N",
+                   help="score a seeded random sample of N judged queries per dataset (for slow retrievers; a dataset "
+                        "with fewer is scored whole, with a warning)")
+    p.add_argument("--seed", type=number_option(int), default=0, help="seed of --sample (default 0)")
     p.add_argument("--executor", default="local", metavar="SPEC",
                    help="where the pairs run: local (default) or ray[:address=HOST:PORT,num_cpus=N,num_gpus=N,encoders=N,indexers=N] "
                         "(pip install 'rageval[ray]')")
     p.add_argument("--report", action="store_true", help="also write OUT/report.html (pip install 'rageval[report]')")
     p.add_argument("--baseline", metavar="SPEC",
                    help="mark retrievers significantly better / worse than this one (one of the --retriever specs)")
-    p.add_argument("--k", type=int, default=100, help="results per query to retrieve and write (default 100)")
+    p.add_argument("--k", type=number_option(int), default=100, help="results per query to retrieve and write (default 100, at most "
+                        f"{MAX_CUTOFF}; never deeper than the documents searched)")
     p.add_argument("--out", default="runs", help="output folder (default: runs)")
     p.add_argument("--ignore-identical-ids", action="store_true",
                    help="drop results whose doc id equals the query id before scoring")
@@ -55,23 +59,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The benchmark, its leaderboard, and with ``--report`` the page."""
-    if args.k < 1:
-        raise RagevalError(f"--k must be at least 1, got {args.k}")
+    out = output_folder(args.out, "--out")
     defaults = [*DEFAULT_METRICS, *SPAN_METRICS] if args.chunker else DEFAULT_METRICS
     measures = parse_measures(args.metric or defaults, unit=args.span_unit, chroma=args.chroma)
     if args.baseline and args.baseline not in (args.retriever or []):
         raise RagevalError(f"--baseline {args.baseline!r} is not one of the --retriever specs: "
                            f"{', '.join(args.retriever or ['(the defaults)'])}")
-    outcomes = benchmark(args.dataset or [DEFAULT_DATASET], args.retriever, measures, k=args.k, out=args.out,
+    outcomes = benchmark(args.dataset or [DEFAULT_DATASET], args.retriever, measures, k=args.k, out=out,
                          split=args.split, ignore_identical_ids=args.ignore_identical_ids,
                          resume=not args.no_resume, chunkers=args.chunker or (), sample=args.sample, seed=args.seed,
-                         executor=args.executor)
+                         executor=args.executor, span_unit=args.span_unit, chroma=args.chroma)
     print(leaderboard(outcomes, [m.name for m in measures], _baseline_marks(args, outcomes, measures)))
     if args.report and any(not o.error for o in outcomes):
         from ..report_page import write_report
 
-        print(f"\nreport: {write_report(args.out, baseline=args.baseline, seed=args.seed)}")
-    print(f"\nresults: {args.out}/results.json")
+        print(f"\nreport: {write_report(out, baseline=args.baseline, seed=args.seed)}")
+    print(f"\nresults: {out / 'results.json'}")
     return 1 if any(o.error for o in outcomes) else 0
 
 

@@ -108,6 +108,14 @@ class SpanView:
         return dict(zip(qids, values.tolist()))
 
 
+def _view(judged: Judged, measures: Sequence[Measure]) -> SpanView:
+    """The shared span state; scoring without reference spans is an error naming the measures."""
+    if judged.spans is None:
+        raise RagevalError(f"{', '.join(m.name for m in measures)}: span measures need reference spans "
+                           "(spans.jsonl), and the dataset has none")
+    return judged.span_view()
+
+
 @dataclass(frozen=True)
 class SpanMeasure(Measure):
     """A token-level span measure: ``unit`` that tokens are counted in, ``chroma`` for the published rules."""
@@ -131,7 +139,7 @@ class SpanMeasure(Measure):
 
     @classmethod
     def compute(cls, judged: Judged, measures: Sequence[Measure]) -> dict[Measure, dict[str, float]]:
-        view = judged.span_view()
+        view = _view(judged, measures)
         out = {}
         for m in measures:
             qids, scores = view.scores(m.cutoff, m.unit, m.chroma)
@@ -168,5 +176,5 @@ class PrecisionOmega(SpanMeasure):
 
     @classmethod
     def compute(cls, judged: Judged, measures: Sequence[Measure]) -> dict[Measure, dict[str, float]]:
-        view = judged.span_view()
+        view = _view(judged, measures)
         return {m: view.precision_omega(m.unit, m.chroma) for m in measures}
