@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from .data import Corpus
 from .errors import RagevalError
 from .files import atomic_open, write_json
 from .onnx_encoder import backend_identity, onnx_model, run_transformer_in_onnx
+from .progress import progress
 
 log = logging.getLogger("rageval")
 
@@ -149,18 +150,18 @@ class Encoder:
         return {"model": str(self.path), "device": self.device, "max_seq_length": self._max_seq_length,
                 "batch_size": self.batch_size, "normalize": self.normalize, "backend": self.backend.split(":")[0]}
 
-    def encode(self, texts: Sequence[str], prefix: str = "",
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """float32 ``[len(texts), dim]`` embeddings (L2-normalised unless ``normalize=False``);
-        ``progress(n)`` is called as every few batches finish."""
+    def encode(self, texts: Sequence[str], prefix: str = "", desc: str = "encoding texts",
+               unit: str = "text") -> np.ndarray:
+        """float32 ``[len(texts), dim]`` embeddings (L2-normalised unless ``normalize=False``), the
+        progress shown as ``desc`` (``rageval.progress``)."""
         self.calls += len(texts)
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
-        for chunk in self._chunks([prefix + t for t in texts]):
-            parts.append(self.encode_chunk(chunk))
-            if progress:
-                progress(len(chunk))
+        with progress(len(texts), desc, unit) as step:
+            for chunk in self._chunks([prefix + t for t in texts]):
+                parts.append(self.encode_chunk(chunk))
+                step.update(len(chunk))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def _chunks(self, items: Sequence) -> Iterator[Sequence]:
@@ -174,9 +175,10 @@ class Encoder:
                                  convert_to_numpy=True, show_progress_bar=False).astype(np.float32, copy=False)
 
     def corpus_embeddings(self, corpus: Corpus, prefix: str = "", block_size: int = 8192,
-                          progress: Callable[[int], None] | None = None) -> np.ndarray:
+                          desc: str = "encoding corpus", unit: str = "doc") -> np.ndarray:
         """Embeddings of ``corpus.contents()`` as a read-only memmap, from the cache when this
-        (model identity, corpus fingerprint, prefix, max length, normalisation, backend) was encoded before."""
+        (model identity, corpus fingerprint, prefix, max length, normalisation, backend) was encoded before;
+        an encoding's progress is shown as ``desc`` (``rageval.progress``)."""
         name = key("embeddings", self.identity, corpus.fingerprint, prefix, self._max_seq_length, self.normalize,
                    *([self.backend] if self.backend != "torch" else []))
         folder = cache_dir("embeddings")
@@ -184,8 +186,6 @@ class Encoder:
         cached = _load(data, meta, len(corpus))
         if cached is not None:
             log.info("embeddings of %d documents from the cache (%s)", len(corpus), data.name)
-            if progress:
-                progress(len(corpus))
             return cached
         contents = corpus.contents()
         order = np.argsort([-len(t) for t in contents], kind="stable")  # longest first, like sentence-transformers
@@ -198,13 +198,12 @@ class Encoder:
                    else map(self.encode_chunk, chunks))
         self.calls += len(contents)
         dim = self.dim
-        with atomic_open(data, "w+b") as f:
+        with atomic_open(data, "w+b") as f, progress(len(contents), desc, unit) as step:
             f.truncate(len(contents) * dim * 4)
             out = np.memmap(f, dtype=np.float32, mode="r+", shape=(len(contents), dim)) if len(contents) else None
             for chunk, part in zip(rows, vectors):
                 out[chunk] = part
-                if progress:
-                    progress(len(chunk))
+                step.update(len(chunk))
             if out is not None:
                 out.flush()
                 del out

@@ -14,6 +14,7 @@ An executor spec: ``local``, ``ray``, ``ray:address=HOST:PORT,num_cpus=2,num_gpu
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from . import registry
 from .cache import cache_dir
 from .encoding_pool import ACTORS_VARIABLE
 from .index_shards import SHARDS_VARIABLE
+from .progress import INTERVAL_VARIABLE, interval_from_environment
 from .errors import RagevalError, SpecError
 
 
@@ -55,9 +57,14 @@ def _local_threads() -> int:
     return torch.get_num_threads()
 
 
-def _on_a_node(function: Callable[..., Any], *args: Any) -> tuple[Any, str]:
+def _on_a_node(level: int, function: Callable[..., Any], *args: Any) -> tuple[Any, str]:
+    """``function(*args)`` in a worker whose ``rageval`` log (progress lines included) goes at the
+    driver's ``level`` to the worker's stderr, which Ray forwards to the driver's (``log_to_driver``)."""
     import ray
 
+    from .progress import log_to_stderr
+
+    log_to_stderr(level)
     return function(*args), ray.get_runtime_context().get_node_id()
 
 
@@ -96,13 +103,14 @@ class RayExecutor:
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=None if self.address in (None, "", "local") else self.address,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+                     include_dashboard=False, log_to_driver=True, configure_logging=False)
         try:
             remote = ray.remote(_on_a_node).options(
                 num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries,
                 scheduling_strategy="SPREAD", runtime_env={"env_vars": {"OMP_NUM_THREADS": str(_local_threads()),
                                                         ACTORS_VARIABLE: str(self.encoders),
                                                         SHARDS_VARIABLE: str(self.indexers),
+                                                        INTERVAL_VARIABLE: str(interval_from_environment()),
                                                         "RAGEVAL_CACHE": str(cache_dir())}})
             shared: dict[int, Any] = {}  # one object-store copy of each large argument
 
@@ -113,7 +121,8 @@ class RayExecutor:
                     shared[id(arg)] = ray.put(arg)
                 return shared[id(arg)]
 
-            pending = {remote.remote(t.function, *map(ref, t.args)): i for i, t in enumerate(tasks)}
+            level = logging.getLogger("rageval").getEffectiveLevel()
+            pending = {remote.remote(level, t.function, *map(ref, t.args)): i for i, t in enumerate(tasks)}
             while pending:
                 [done], _ = ray.wait(list(pending), num_returns=1)
                 outcome, node = ray.get(done)

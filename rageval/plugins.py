@@ -11,7 +11,7 @@ from . import registry
 from .data import Corpus, Dataset, Document, Queries
 from .errors import RagevalError, SpecError
 from .generation_cache import GenerationCache, generation_key
-from .progress import bar
+from .progress import progress
 from .trec import Run
 
 
@@ -207,12 +207,13 @@ class Generator(Plugin):
             todo = list({k: i for i, k in enumerate(keys) if k not in found}.values())  # each prompt once
             if todo:
                 self.calls += len(todo)
-                self.prepare()  # a model load is not part of the generation rate the progress bar shows
-                with bar(len(todo), f"generate {self.name}", unit="text") as progress:
+                with progress(None, f"loading generator {self.name}"):
+                    self.prepare()  # a model load is not part of the generation rate the progress shows
+                with progress(len(todo), f"generating with {self.name}", unit="text") as step:
                     for j, text in self.complete([prompts[i] for i in todo], params):
                         cache.put(keys[todo[j]], text)
                         found[keys[todo[j]]] = text
-                        progress.update(1)
+                        step.update(1)
         finally:
             cache.close()
         return [found[k] for k in keys]

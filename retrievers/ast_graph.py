@@ -29,12 +29,14 @@ from rageval.cache import cache_dir, key
 from rageval.data import Corpus
 from rageval.files import atomic_open
 from rageval.lexical import Analyzer
+from rageval.progress import progress
 from rageval.treesitter import LANGUAGES, grammar_versions, parser
 
 log = logging.getLogger("rageval")
 
 _SUBTOKENS = Analyzer(stopwords="none", stemmer="none")
 _MAX_LEAF_CHARS = 200
+GRAPH_BATCH = 512  # documents parsed between two progress updates
 
 
 def _bucket(text: str, buckets: int) -> int:
@@ -131,8 +133,14 @@ def corpus_graphs(corpus: Corpus, default_language: str, max_nodes: int, type_bu
             return graphs
     except (OSError, ValueError, KeyError):
         pass
-    graphs = [code_graph(text, meta.get("language") or default_language, max_nodes, type_buckets, token_buckets,
-                         max_subtokens) for text, meta in zip(corpus.texts, corpus.metas)]
+    texts, metas = corpus.texts, corpus.metas
+    graphs: list[CodeGraph] = []
+    with progress(len(corpus), "building code graphs") as step:
+        for start in range(0, len(corpus), GRAPH_BATCH):
+            graphs += [code_graph(text, meta.get("language") or default_language, max_nodes, type_buckets,
+                                  token_buckets, max_subtokens)
+                       for text, meta in zip(texts[start:start + GRAPH_BATCH], metas[start:start + GRAPH_BATCH])]
+            step.update(min(GRAPH_BATCH, len(corpus) - start))
     with atomic_open(path, "wb") as f:
         np.savez(f, **_pack(graphs))
     return graphs

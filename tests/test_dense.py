@@ -1,6 +1,7 @@
 """The dense retriever with the real bundled model: exact flat search, the embedding cache, bad input."""
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -135,3 +136,26 @@ def test_the_faiss_index_is_reused_from_the_cache(adi, fresh_cache, index):
     np.testing.assert_array_equal(run_first.indices, run_second.indices)
     np.testing.assert_array_equal(run_first.scores, run_second.scores)
     np.testing.assert_allclose(second.document_vectors(), first.document_vectors(), rtol=0, atol=1e-6)
+
+
+def test_normalize_is_part_of_the_embedding_cache_key(fresh_cache, bundled_model, tmp_path):
+    # the bundled model ends in a Normalize module: without it, normalize=False gives raw mean-pooled vectors
+    model = tmp_path / "unnormalised"
+    model.mkdir()
+    for item in bundled_model.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, model / item.name)
+        elif item.name != "modules.json":
+            (model / item.name).symlink_to(item)
+    modules = json.loads((bundled_model / "modules.json").read_text())
+    (model / "modules.json").write_text(json.dumps([m for m in modules if not m["type"].endswith(".Normalize")]))
+    corpus = Corpus(ids=["a", "b", "c"], texts=["red apples", "a pear is not an apple", "fast cars"])
+    unit = np.asarray(Encoder(str(model), normalize=True).corpus_embeddings(corpus))
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
+    raw_encoder = Encoder(str(model), normalize=False)
+    raw = np.asarray(raw_encoder.corpus_embeddings(corpus))
+    assert raw_encoder.calls == len(corpus)  # encoded again, not the normalised file from the cache
+    norms = np.linalg.norm(raw, axis=1)
+    assert np.all(np.abs(norms - 1.0) > 1e-3)
+    np.testing.assert_allclose(raw / norms[:, None], unit, atol=1e-5)  # the same directions, unscaled
+    assert len(list((fresh_cache / "embeddings").glob("*.f32"))) == 2
