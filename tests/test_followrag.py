@@ -3,6 +3,7 @@ read as it is, written back, scored with FollowRAG's own table, and its bad inpu
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -196,3 +197,49 @@ def test_cli_sample_scores_a_seeded_subset(published, tmp_path):
         outs.append(json.loads(out.read_text()))
     assert outs[0]["n_items"] == 2 and outs[0]["sample"] == {"n": 2, "seed": 5}
     assert [r["key"] for r in outs[0]["per_item"]] == [r["key"] for r in outs[1]["per_item"]]
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_files_with_a_utf8_byte_order_mark(tmp_path, indent):
+    """Windows editors write a byte order mark first: every file is read as it is without one."""
+    from rageval.ifrag.followrag_table import RATING_PROMPT, read_prompt
+
+    bom = "\ufeff"
+    testset = tmp_path / "followRAG_test.json"
+    testset.write_text(bom + json.dumps(ITEMS, indent=indent), encoding="utf-8")
+    items = read_testset(testset)
+    assert [i.key for i in items] == [0, 1, 2] and items[2].extra["type"] == "iftq"
+    rows = [{"key": int(k), "response": r} for k, r in RESPONSES.items()]
+    array, lines = tmp_path / "r.json", tmp_path / "r.jsonl"
+    array.write_text(bom + json.dumps(rows, indent=indent), encoding="utf-8")
+    lines.write_text(bom + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert read_responses(array, items) == RESPONSES and read_responses(lines, items) == RESPONSES
+    prompt = tmp_path / "judge.txt"
+    prompt.write_text(bom + RATING_PROMPT, encoding="utf-8")
+    assert read_prompt(prompt) == RATING_PROMPT
+    out = tmp_path / "s.json"
+    assert main(["ifrag", "score", "--testset", str(testset), "--responses", str(array), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["instruction_level"]["loose"] == 0.8  # 4 of 5, as by hand above
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("ts.jsonl", "\ufeff" + json.dumps(ITEMS[0]) + "\n[1, 2]\n",
+     r"ts.jsonl:2: expected a JSON object, got an array: '\[1, 2\]'"),
+    ("ts.jsonl", '"a string"\n', r"ts.jsonl:1: expected a JSON object, got a string: '\"a string\"'"),
+    ("ts.json", '\ufeff["an item"]', r"ts.json: element 0 of the array is a string, not an object"),
+    ("ts.json", b'\xef\xbb\xbf[\n{"key": "\xe9"}]', r"ts.json:2: not UTF-8: byte 0xe9 at column 10"),
+])
+def test_testset_shape_errors_say_what_was_found(tmp_path, capsys, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    assert main(["ifrag", "score", "--testset", str(path), "--responses", str(tmp_path / "r.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rageval: error: ") and re.search(message, err), err
+
+
+def test_response_array_errors_say_what_was_found(published, tmp_path, capsys):
+    responses = tmp_path / "r.json"
+    responses.write_text('\ufeff[{"key": 0, "response": "x"}, 7]', encoding="utf-8")
+    assert main(["ifrag", "score", "--testset", str(published), "--responses", str(responses)]) == 2
+    assert "r.json: a JSON file of responses must be an array of objects; element 2 is a number" in \
+        capsys.readouterr().err

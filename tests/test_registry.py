@@ -1,13 +1,16 @@
 """Spec strings, typed options, and the errors that list what is valid."""
 from __future__ import annotations
 
+import inspect
+import re
 import subprocess
 import sys
 
 import pytest
 
-from rageval import SpecError, get_retriever
-from rageval.registry import parse_spec
+from rageval import SpecError, get_retriever, registry
+from rageval.cli import main
+from rageval.registry import describe, parse_spec
 
 
 def test_parse_spec():
@@ -52,3 +55,43 @@ def test_parse_spec_brackets_keep_a_nested_spec_whole():
         parse_spec("rewrite:base=[bm25:k1=1")
     with pytest.raises(SpecError, match=r"unmatched '\]'"):
         parse_spec("rewrite:base=bm25]")
+
+
+def test_rageval_list_describes_each_plugin_by_its_whole_first_sentence(capsys):
+    assert main(["list"]) == 0
+    header, _, *rows = capsys.readouterr().out.splitlines()
+    column = header.index("description")
+    described = {}
+    for row in rows:
+        kind, name = row.split()[:2]
+        description = re.sub(r" \[(not installed|unavailable).*\]$", "", row[column:])
+        described[kind, name] = description
+        assert description.endswith("."), (kind, name, description)
+        try:
+            doc = " ".join(inspect.getdoc(registry.plugin(kind, name)).split())
+        except ImportError:  # an optional plugin that is not installed here
+            continue
+        assert doc.startswith(description) and doc[len(description):][:1] in ("", " "), (kind, name, description)
+    assert len(described) == sum(len(registry.available(kind)) for kind in registry.GROUPS)
+    # the two that used to be cut at the docstring's first line break
+    assert described["chunkers", "fixed"] == ("Windows of ``size`` tokens, ``overlap`` tokens shared by neighbours "
+                                              "(LangChain's ``TokenTextSplitter``: encode the whole text, window the "
+                                              "tokens, decode each window).")
+    assert described["chunkers", "ast"] == ("tree-sitter code chunking: syntax nodes (functions, classes, statements) "
+                                            "as units, small neighbours merged up to ``size``, larger ones split at "
+                                            "their children's boundaries.")
+
+
+def test_describe_takes_the_first_sentence_whatever_its_line_breaks():
+    def plugin(doc: str):
+        return type("Plugin", (), {"__doc__": doc})
+
+    assert describe(plugin("Ranks by BM25,\ne.g. over code. Second sentence.")) == "Ranks by BM25, e.g. over code."
+    assert describe(plugin("Scores 0.5 or 1, i.e. Partial\nor full! Then more.")) == \
+        "Scores 0.5 or 1, i.e. Partial or full!"
+    assert describe(plugin("Words, chars etc. and more (see the paper.) Next.")) == \
+        "Words, chars etc. and more (see the paper.)"
+    assert describe(plugin("A summary without a full stop\nover two lines\n\nDetails.")) == \
+        "A summary without a full stop over two lines"
+    assert describe(plugin("Whole. Doc.\n\nMore."), full=True) == "Whole. Doc.\n\nMore."
+    assert describe(plugin(None)) == ""

@@ -65,8 +65,8 @@ def build(dataset_spec: str, retriever_spec: str, n: int, max_instructions: int,
         raise RagevalError(f"need n, max-instructions and k of at least 1, got {n}, {max_instructions}, {k}")
     if max_instructions > len(REGISTRY):
         raise RagevalError(f"max-instructions is at most {len(REGISTRY)} (one per instruction type)")
+    loader = dataset_loader(dataset_spec)  # a wrong path is reported before a retriever imports its model
     retriever = registry.create("retrievers", retriever_spec)
-    loader = dataset_loader(dataset_spec)
     dataset = load_dataset(dataset_spec, split, loader)
     rows = answered_queries(dataset)
     if n > len(rows):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from .. import registry
 from ..errors import RagevalError
-from ..files import write_json, write_jsonl
+from ..files import output_file, write_json, write_jsonl
 from ..report import table as text_table
+from ..significance import check_seed
 from .builder import build
 from .followrag_table import RATING_PROMPT, rate, read_prompt, table
 from .instructions import SEMANTICS
@@ -24,10 +25,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--dataset", required=True, metavar="SPEC", help="a dataset whose queries carry answers")
     b.add_argument("--split", help="qrels split (default: test, or the only one)")
     b.add_argument("--retriever", default="bm25", metavar="SPEC", help="retriever of the passages (default bm25)")
-    b.add_argument("--k", type=int, default=3, help="passages per item (default 3)")
-    b.add_argument("--n", type=int, default=200, help="items (default 200)")
-    b.add_argument("--max-instructions", type=int, default=3, help="instructions per item: 1..M (default 3)")
-    b.add_argument("--seed", type=int, default=0, help="same seed, same file (default 0)")
+    b.add_argument("--k", type=registry.number_option(int), default=3, help="passages per item (default 3)")
+    b.add_argument("--n", type=registry.number_option(int), default=200, help="items (default 200)")
+    b.add_argument("--max-instructions", type=registry.number_option(int), default=3, help="instructions per item: 1..M (default 3)")
+    b.add_argument("--seed", type=registry.number_option(int), default=0, help="same seed, same file (default 0)")
     b.add_argument("--format", choices=("jsonl", "followrag"), default="jsonl",
                    help="jsonl (rageval's schema, default) or followrag (FollowRAG's published JSON array)")
     b.add_argument("--out", required=True, help="test set file to write")
@@ -45,12 +46,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--judge-prompt", metavar="FILE", help="the followrag judge's prompt, with {question}, "
                                                           "{answer_gold} and {response}")
     s.add_argument("--partial", action="store_true", help="score the matched items when keys do not match")
-    s.add_argument("--sample", type=int, metavar="N", help="score a seeded random sample of N items (for slow generators)")
-    s.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    s.add_argument("--sample", type=registry.number_option(int), metavar="N", help="score a seeded random sample of N items (for slow generators)")
+    s.add_argument("--seed", type=registry.number_option(int), default=0, help="seed of --sample (default 0)")
     s.add_argument("--out", help="scores JSON (default: <testset>.scores.json)")
 
 
 def run_build(args: argparse.Namespace) -> int:
+    output_file(args.out, "--out")
+    check_seed(args.seed)
     items = build(args.dataset, args.retriever, args.n, args.max_instructions, args.seed, args.k, args.split)
     write_testset(Path(args.out), items, args.format, default_type=items[0].extra["source"]["dataset"])
     kinds = Counter(i.id for item in items for i in item.instructions)
@@ -61,7 +64,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     testset = Path(args.testset)
-    out = Path(args.out) if args.out else testset.with_suffix(".scores.json")
+    out = output_file(args.out, "--out") or testset.with_suffix(".scores.json")
+    check_seed(args.seed)
     if out.resolve() == testset.resolve():
         raise RagevalError(f"--out {out} is the test set itself: give another file")
     prompt = read_prompt(Path(args.judge_prompt)) if args.judge_prompt else RATING_PROMPT

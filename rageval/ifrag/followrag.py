@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..files import write_json
+from ..jsonl import json_kind, read_text
 from .instructions import IFEVAL_TO_FOLLOWRAG
 from .items import TestItem, make_instruction
 
@@ -43,7 +44,7 @@ def _passages(path: Path, where: str, value: Any) -> list[dict[str, str]]:
 
 def _item(path: Path, obj: Any, index: int, seen: dict[str, int]) -> TestItem:
     if not isinstance(obj, dict):
-        raise DataError(path, f"element {index} of the array is not an object")
+        raise DataError(path, f"element {index} of the array is {json_kind(obj)}, not an object")
     key = obj.get("key")
     if key is None or isinstance(key, (bool, dict, list, float)):
         raise DataError(path, f"element {index}: missing 'key' (an integer)")
@@ -72,15 +73,13 @@ def _item(path: Path, obj: Any, index: int, seen: dict[str, int]) -> TestItem:
 def read_followrag(path: Path) -> list[TestItem]:
     """Every item of a FollowRAG file (JSON array); problems name the file, the item's key and the field."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 (byte {e.start})") from None
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(path, f"not JSON: {e.msg}, column {e.colno}", e.lineno) from None
     except RecursionError:
         raise DataError(path, "not JSON: nested too deeply") from None
     if not isinstance(data, list):
-        raise DataError(path, "a FollowRAG file is one JSON array of items")
+        raise DataError(path, f"a FollowRAG file is one JSON array of items, found {json_kind(data)}")
     seen: dict[str, int] = {}
     items = [_item(path, obj, i, seen) for i, obj in enumerate(data)]
     if not items:

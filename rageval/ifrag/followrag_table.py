@@ -46,7 +46,7 @@ _PLACEHOLDERS = ("{question}", "{answer_gold}", "{response}")
 def read_prompt(path: Path) -> str:
     """A judge prompt from a file; it must hold the placeholders {question}, {answer_gold} and {response}."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise RagevalError(f"{path}: cannot read the judge prompt ({e})") from None
     missing = [p for p in _PLACEHOLDERS if p not in text]

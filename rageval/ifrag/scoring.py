@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, RagevalError
-from ..jsonl import is_json_array, read_jsonl
+from ..jsonl import is_json_array, json_kind, read_jsonl, read_text
 from ..plugins import Generator
 from . import text as tx
 from .instructions import SEMANTICS
@@ -39,11 +39,13 @@ def _response_records(path: Path) -> list[tuple[int, dict]]:
     if not is_json_array(path):
         return list(read_jsonl(path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        data = json.loads(read_text(path))
+    except (json.JSONDecodeError, RecursionError) as e:
         raise DataError(path, f"not a JSON array of responses ({e})") from None
-    if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-        raise DataError(path, "a JSON file of responses must be an array of objects")
+    for number, obj in enumerate(data, start=1):  # a list: the file starts with "["
+        if not isinstance(obj, dict):
+            raise DataError(path, f"a JSON file of responses must be an array of objects; element {number} "
+                                  f"is {json_kind(obj)}")
     return list(enumerate(data, start=1))
 
 
