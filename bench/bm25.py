@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from rageval import Corpus, Queries, get_retriever, load_dataset  # noqa: E402
+from rageval import Corpus, Queries, get_retriever, load_dataset
 
 RANK_BM25_MAX_DOCS = 200_000
 RANK_BM25_QUERIES = 50

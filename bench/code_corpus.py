@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bm25 import _reset_peak, _status  # noqa: E402  (bench/bm25.py: VmHWM helpers)
+from bm25 import _reset_peak, _status  # bench/bm25.py: VmHWM helpers
 
 
 def _build(conn, spec: str) -> None:

@@ -16,21 +16,19 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-bench-")
 
-from bm25 import _reset_peak, _status  # noqa: E402  (bench/bm25.py helpers)
+from bm25 import _reset_peak, _status  # bench/bm25.py's helpers
 
-from rageval import Corpus, load_dataset  # noqa: E402
-from rageval.embedding import Encoder  # noqa: E402
+from rageval import Corpus, load_dataset
+from rageval.embedding import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,7 +77,7 @@ class StandIn(Encoder):
 
 
 def _index_child(conn, vectors: np.ndarray, queries: np.ndarray) -> None:
-    from retrievers.dense import build_index
+    from rageval.retrievers.dense import build_index
 
     base = _reset_peak()
     n = len(vectors)

@@ -17,20 +17,18 @@ import argparse
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-bench-")
 
-from rageval import load_dataset  # noqa: E402
-from rageval.cache import cache_dir  # noqa: E402
-from rageval.generators.local import Local  # noqa: E402
-from rageval.benchmarking import benchmark as run  # noqa: E402
-from retrievers.rewrite_prompts import PROMPTS  # noqa: E402
+from rageval import load_dataset
+from rageval.cache import cache_dir
+from rageval.generators.local import Local
+from rageval.benchmarking import benchmark as run
+from rageval.retrievers.rewrite_prompts import PROMPTS
 
 
 def bare_generate(gen: Local, prompts: list[str], max_new_tokens: int) -> list[str]:

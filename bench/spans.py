@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import sys
 import sysconfig
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rageval import Corpus, registry  # noqa: E402
-from rageval.spans import SpanScorer  # noqa: E402
+from rageval import Corpus, registry
+from rageval.spans import SpanScorer
 
 
 def synthetic(n_queries: int, seed: int = 0):

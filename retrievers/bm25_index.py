@@ -4,7 +4,7 @@ Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabula
 term frequencies per batch, and stores every (term, document) weight
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
 A query touches only the postings of its terms: a batch of queries is scored and cut to its top
-k in one compiled pass (``retrievers.bm25_kernel``: the sums of scipy's sparse product ``Q @ W``,
+k in one compiled pass (``rageval.retrievers.bm25_kernel``: the sums of scipy's sparse product ``Q @ W``,
 bit for bit, and trec_eval's tie rule); batches run on several threads.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int
 
 
 def score_top_k(*args):
-    """``retrievers.bm25_kernel.score_top_k``, imported on the first search: importing numba takes
+    """``rageval.retrievers.bm25_kernel.score_top_k``, imported on the first search: importing numba takes
     about 0.2 s, which a process that never searches with BM25 should not pay."""
     from .bm25_kernel import score_top_k as compiled
 

@@ -2,7 +2,7 @@
 
 Methods:
 
-- ``rm3``: pseudo-relevance feedback (``retrievers.rm3``) for lexical bases that take weighted
+- ``rm3``: pseudo-relevance feedback (``rageval.retrievers.rm3``) for lexical bases that take weighted
   queries (``bm25``); no generator.
 - ``gar``: the generator writes ``n`` exemplar answers (code snippets for code corpora) per
   query. Text bases search the original query repeated once per usable generation plus the

@@ -17,7 +17,7 @@ from rageval.embedding_diagnostics import diagnostics
 from rageval.errors import RagevalError
 from rageval.benchmarking import benchmark as run
 from rageval.training import TrainingData
-from retrievers.ast_graph import code_graph
+from rageval.retrievers.ast_graph import code_graph
 
 ADD = "def add(a, b):\n    total = a + b\n    return total\n"
 
@@ -62,7 +62,7 @@ def test_other_languages_errors_and_text_only():
 
 
 def test_a_corpus_is_parsed_once_and_its_graphs_reloaded(tmp_path, monkeypatch):
-    import retrievers.ast_graph as ast_graph
+    import rageval.retrievers.ast_graph as ast_graph
 
     monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path))
     corpus = Corpus(ids=["add", "broken", "java", "empty"],

@@ -57,7 +57,7 @@ def test_threads_split_the_queries_not_the_results(cranfield):
 
 
 def test_search_batches_give_each_thread_work_and_stay_bounded(monkeypatch):
-    import retrievers.bm25_index as bm25_index
+    import rageval.retrievers.bm25_index as bm25_index
 
     assert bm25_index.search_batches([5] * 10, 2) == [(0, 10)]  # too little to start a thread for
     monkeypatch.setattr(bm25_index, "POSTINGS_PER_THREAD", 20)
@@ -75,7 +75,7 @@ def test_search_batches_give_each_thread_work_and_stay_bounded(monkeypatch):
 def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     import threading
 
-    import retrievers.bm25_index as bm25_index
+    import rageval.retrievers.bm25_index as bm25_index
 
     bm25 = get_retriever("bm25")
     bm25.index(cranfield.corpus)
@@ -91,7 +91,7 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     index, main = bm25._index, threading.get_ident()
     index.search(terms, 10, bm25._tie_rank, threads=2)  # cranfield's 467k postings: not worth a second thread
     assert seen == [main]
-    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_THREAD", 1)
+    monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_THREAD", 1)
     seen.clear()
     index.search(terms, 10, bm25._tie_rank)  # the default: this thread, even where two would get work
     assert seen == [main]
@@ -101,12 +101,12 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     seen.clear()
     index.search(terms[:1], 10, bm25._tie_rank, threads=2)  # one batch: no pool
     assert seen == [main]
-    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_BATCH", 1)
+    monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_BATCH", 1)
     seen.clear()
     index.search(terms[:3], 10, bm25._tie_rank, threads=1)  # several batches, one thread: no pool
     assert seen == [main] * 3
     # batches are cut by each query's postings (the document frequencies of its terms), not its terms
-    monkeypatch.setattr("retrievers.bm25_index.POSTINGS_PER_BATCH", 100_000)
+    monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_BATCH", 100_000)
     df = np.diff(index.weights.indptr)
     postings = [int(df[t].sum()) for t in terms]
     seen.clear()
@@ -168,7 +168,7 @@ def test_top_k_dense_on_large_rows_equals_a_full_sort(seed):
 
 def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
     """The sparse index's own search, against BM25 computed by hand (k1 = 1.2, b = 0.75, lucene idf)."""
-    from retrievers.bm25_index import SparseBM25
+    from rageval.retrievers.bm25_index import SparseBM25
 
     # document 0 holds term 0 twice, document 1 term 0 once, document 2 term 1: lengths 2, 1, 1, average 4/3
     index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)
@@ -198,7 +198,7 @@ def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
 
 
 def test_query_batches_bound_each_sparse_product():
-    from retrievers.bm25_index import query_batches
+    from rageval.retrievers.bm25_index import query_batches
 
     rng = np.random.default_rng(4)
     for postings in ([], [5], [0, 0, 0], [10, 1, 1, 1, 9, 30, 2], rng.integers(0, 20, 200).tolist()):
@@ -231,7 +231,7 @@ def test_the_sparse_index_layout(shared):
 
 
 def test_documents_keep_their_positions_across_batches_with_empty_documents():
-    from retrievers.bm25_index import SparseBM25
+    from rageval.retrievers.bm25_index import SparseBM25
 
     # batch 1: documents 0 (term 0) and 1 (empty); batch 2: document 2 (term 1)
     index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)

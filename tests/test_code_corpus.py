@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from corpora.code import CodeLoader, split_of, summarize, usable
+from rageval.corpora.code import CodeLoader, split_of, summarize, usable
 from rageval import DataError, load_dataset
 
 SNIPPETS = {

@@ -59,7 +59,7 @@ def test_docs_csv_not_utf8(tmp_path):
 
 
 def test_code_tree_skips_fifos_and_unreadable_folders(tmp_path, monkeypatch):
-    from corpora.source_tree import walk
+    from rageval.corpora.source_tree import walk
 
     tree = tmp_path / "tree"
     (tree / "locked").mkdir(parents=True)

@@ -18,8 +18,8 @@ import pytest
 from rageval import Corpus, progress as progress_module
 from rageval.cli import main
 from rageval.progress import duration, final_line, plural, progress, status_line
-from retrievers import bm25_index
-from retrievers.bm25 import BM25
+from rageval.retrievers import bm25_index
+from rageval.retrievers.bm25 import BM25
 
 from conftest import write_beir
 

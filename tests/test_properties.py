@@ -130,7 +130,7 @@ def test_the_compiled_search_equals_scipys_product_and_cut(n_docs, n_terms, k, d
     """A random index (weights from a few values: many tied sums) and query batch (repeated terms,
     negative weights when ``signed``, so that sums cancel to exactly 0): the compiled pass gives
     exactly the sums of scipy's ``Q @ W`` and top_k_sparse's cut of them."""
-    from retrievers.bm25_kernel import score_top_k
+    from rageval.retrievers.bm25_kernel import score_top_k
 
     levels = [0.5, 1.0, 1.25, 3.0] if not signed else [-1.0, 0.5, 1.0, 1.5]
     W = sp.random(n_terms, n_docs, density=rng.random(), format="csr", random_state=rng.randrange(1 << 30),

@@ -11,9 +11,9 @@ from rageval import load_dataset, registry
 from rageval.data import Queries
 from rageval.errors import DataError, SpecError
 from rageval.benchmarking import benchmark as run_benchmark
-from retrievers.rewrite import paraphrases
-from retrievers.rewrite_prompts import PROMPTS
-from retrievers.rm3 import expand, relevance_model
+from rageval.retrievers.rewrite import paraphrases
+from rageval.retrievers.rewrite_prompts import PROMPTS
+from rageval.retrievers.rm3 import expand, relevance_model
 
 CORPUS = [
     '{"_id": "d1", "text": "jaguar cars are fast cars"}',
@@ -206,7 +206,7 @@ def test_gar_with_the_local_model(tiny):
 
 
 def test_rewrite_reuses_its_base_index_from_the_cache(shared, tmp_path, monkeypatch):
-    from retrievers.bm25 import BM25
+    from rageval.retrievers.bm25 import BM25
 
     monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
     ds = load_dataset(str(shared / "adi"))

@@ -220,7 +220,7 @@ def test_bare_rageval_run_is_the_embedded_default(tmp_path, monkeypatch, capsys)
     assert main(["run"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("stdlib-py") and "\nbm25 " in out
-    from retrievers.dense import Dense
+    from rageval.retrievers.dense import Dense
 
     assert ("\ndense " in out) == Dense.usable()  # the bundled model needs no download
     if os.environ.get("CI", "").lower() == "true":  # CI installs rageval[all]: dense must be there

@@ -99,7 +99,7 @@ def test_the_search_is_never_deeper_than_the_documents(tmp_path, capsys):
 
 @pytest.mark.parametrize("chunker", [[], ["--chunker", "fixed:size=3"]])
 def test_a_span_measure_without_reference_spans_is_refused_before_any_work(tmp_path, capsys, monkeypatch, chunker):
-    import retrievers.bm25 as bm25
+    import rageval.retrievers.bm25 as bm25
 
     def no_index(self, corpus):
         raise AssertionError("indexed")
@@ -145,7 +145,7 @@ def test_bm25_at_its_bounds_gives_finite_scores(tmp_path, capsys):
 
 
 def test_a_run_with_scores_that_are_not_finite_fails_and_is_not_written(tmp_path, capsys, monkeypatch):
-    import retrievers.bm25 as bm25
+    import rageval.retrievers.bm25 as bm25
 
     search = bm25.BM25.search
 
@@ -284,7 +284,8 @@ def test_a_corpus_file_that_is_not_a_file_says_what_it_is(tmp_path, capsys, kind
 def test_a_misspelled_dataset_path_fails_before_any_retriever_is_imported(tmp_path, dataset):
     script = ("import sys\nfrom rageval.cli import main\n"
               f"code = main(['run', '--dataset', {dataset!r}, '--out', {str(tmp_path / 'o')!r}])\n"
-              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers', 'retrievers'))\n"
+              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sentence_transformers')\n"
+              "               or m.startswith('rageval.retrievers'))\n"
               "print(code, heavy)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})

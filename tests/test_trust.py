@@ -45,7 +45,7 @@ def test_lucene_idf_by_hand():
 
 
 def test_the_code_corpus_cache_follows_file_content(tmp_path, monkeypatch):
-    from corpora.code import CodeLoader
+    from rageval.corpora.code import CodeLoader
 
     monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
     tree = tmp_path / "tree"
@@ -82,8 +82,8 @@ def test_two_fresh_processes_write_identical_run_files(shared, tmp_path, retriev
 def test_bm25_built_and_searched_in_small_batches_equals_the_reference(shared, monkeypatch):
     """The streaming build (many corpus batches) and the batched search give rank_bm25's scores; a
     term in exactly half the documents has idf 0, which is not floored (only negative idf is)."""
-    import retrievers.bm25 as bm25_module
-    import retrievers.bm25_index as index_module
+    import rageval.retrievers.bm25 as bm25_module
+    import rageval.retrievers.bm25_index as index_module
     from rageval import load_dataset
 
     ds = load_dataset(str(shared / "adi"))
