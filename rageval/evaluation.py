@@ -7,8 +7,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .data import Corpus, Dataset, Qrels, Spans
 from .metrics import Judged, Measure, parse_measures
-from .progress import Step, progress
-from .ties import RANKING_LABELS, expected, reordered, tie_groups
+from .progress import progress
+from .ties import tie_aware
 from .trec import Run, check_qrels, check_run
 
 log = logging.getLogger("rageval")
@@ -28,8 +28,8 @@ class Results:
     n_without_results: int = 0  # judged queries the run has no result for (scored 0, as trec_eval does)
     settings: dict[str, Any] = field(default_factory=dict)
     ties: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Per ranking measure: queries whose tie group crosses the cut, and the mean's expected value,
-    least and greatest over orderings of tied documents (``rageval.ties``)."""
+    """Per measure with a tie-aware range (``Measure.tie_aware``): queries whose tie group crosses the
+    cut, and the mean's expected value, least and greatest over orderings of tied documents (``rageval.ties``)."""
 
 
 def max_cutoff(measures: Iterable[Measure]) -> int:
@@ -58,7 +58,7 @@ def evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run,
     ``corpus`` is what was searched when it is not ``parents`` (a chunked corpus): ranking measures
     then see each document at the rank of its best chunk. Span measures score ``spans`` (reference
     spans into ``parents``), averaged over the queries that have them. ``tie_aware_values`` adds,
-    per ranking measure, the expectation and range over orders of tied documents (``Results.ties``).
+    per measure that has one, the expectation and range over orders of tied documents (``Results.ties``).
     Ids must be strings without NUL, grades integers within ``trec.MIN_GRADE``..``trec.MAX_GRADE`` and
     scores finite: anything else is a RagevalError naming the value, before any scoring. A run that
     lists nothing for any judged query (empty, or for other queries) scores 0 with a warning.
@@ -96,17 +96,17 @@ def _evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run
     documents = {q: _documents(ranked.get(q, []), searched, q if ignore_identical_ids else None) for q in scored}
     judged = Judged(scored, ranked, documents, query_ids, searched, parents, spans)
 
-    by_family: dict[type[Measure], list[Measure]] = {}
+    by_class: dict[type[Measure], list[Measure]] = {}
     for m in parsed:
-        by_family.setdefault(type(m), []).append(m)
-    ranking = [m for m in parsed if m.label in RANKING_LABELS] if tie_aware_values else []
+        by_class.setdefault(type(m), []).append(m)
+    bounded = [m for m in parsed if m.tie_aware] if tie_aware_values else []
     per_query: dict[str, dict[str, float]] = {}
-    with progress(len(by_family) + len(ranking), f"{desc} {len(scored):,} queries", unit="step") as step:
-        for family, group in by_family.items():
-            for m, values in family.compute(judged, group).items():
+    with progress(len(by_class) + len(bounded), f"{desc} {len(scored):,} queries", unit="step") as step:
+        for cls, group in by_class.items():
+            for m, values in cls.compute(judged, group).items():
                 per_query[m.name] = {q: float(v) for q, v in values.items()}
             step.update(1)
-        ties = tie_aware(judged, ranking, per_query, len(parents) if parents is not None else None, step) \
+        ties = tie_aware(judged, bounded, per_query, len(parents) if parents is not None else None, step) \
             if tie_aware_values else {}
     names = [m.name for m in parsed]
     means = {n: (sum(per_query[n].values()) / len(per_query[n]) if per_query[n] else 0.0) for n in names}
@@ -128,50 +128,10 @@ def curves(dataset: Dataset | Qrels, run: Run, depth: int, corpus: Corpus | None
            ignore_identical_ids: bool = False) -> dict[str, list[float]]:
     """Means of Recall@k, nDCG@k and Sufficiency@k for k = 1..``depth`` (the report's measure@k curves)
     of a run on a dataset, or on judgments alone (a run scored by ``rageval evaluate``)."""
-    names = [f"{family}@{k}" for family in CURVES for k in range(1, depth + 1)]
+    names = [f"{label}@{k}" for label in CURVES for k in range(1, depth + 1)]
     means = _evaluate(dataset, run, names, None, None, corpus, None, ignore_identical_ids, False,
                       "measure@k curves of").means
-    return {family: [means[f"{family}@{k}"] for k in range(1, depth + 1)] for family in CURVES}
-
-
-def tie_aware(judged: Judged, measures: Sequence[Measure], per_query: Mapping[str, Mapping[str, float]],
-              n_documents: int | None, step: Step | None = None) -> dict[str, dict[str, float]]:
-    """For each ranking measure: how many queries have a tie crossing its cutoff, and the mean's
-    expected value, least and greatest over orderings of tied documents. A list shorter than the
-    cutoff, of a collection of ``n_documents``, leaves the unretrieved documents tied below it.
-    Queries without a tie in their top k keep their value in all three. ``step`` counts the measures done."""
-    first_tie = {}  # query -> the rank (from 0) where its first group of tied documents starts, if any
-    for q, docs in judged.documents.items():
-        first_tie[q] = next((s for s, e in tie_groups([score for _, score in docs]) if e - s > 1), None)
-    out = {}
-    for m in measures:
-        values = per_query[m.name]
-        tied, tails, crossing = {}, {}, 0
-        for q, docs in judged.documents.items():
-            k = len(judged.qrels.relevant(q)) if m.label == "Rprec" else m.cutoff
-            depth = len(docs) if k is None else k
-            tail = n_documents - len(docs) if n_documents is not None and len(docs) < depth else 0
-            # the unretrieved documents form one more group, [len(docs), len(docs) + tail), when tail > 0
-            if (first_tie[q] is not None and first_tie[q] < depth) or tail > 1:
-                tied[q], tails[q] = docs, max(tail, 0)
-            crossing += (0 < depth < len(docs) and docs[depth - 1][1] == docs[depth][1]) \
-                or (tail > 0 and len(docs) < depth < len(docs) + tail)
-        expected_values, low, high = dict(values), dict(values), dict(values)
-        for q, docs in tied.items():
-            expected_values[q] = expected(m.label, m.cutoff, docs, judged.qrels[q], tails[q])
-        if tied:
-            for best, target in ((False, low), (True, high)):
-                lists = {q: reordered(docs, judged.qrels[q], best, tails[q],
-                                      m.cutoff if m.cutoff is not None else len(docs) + tails[q])
-                         for q, docs in tied.items()}
-                view = Judged(Qrels({q: judged.qrels[q] for q in tied}), {}, lists, list(tied))
-                target.update(type(m).compute(view, [m])[m])
-        n = len(values) or 1
-        if step is not None:
-            step.update(1)
-        out[m.name] = {"queries_with_tie_at_cut": crossing, "expected": float(sum(expected_values.values()) / n),
-                       "min": float(sum(low.values()) / n), "max": float(sum(high.values()) / n)}
-    return out
+    return {label: [means[f"{label}@{k}"] for k in range(1, depth + 1)] for label in CURVES}
 
 
 def _documents(ranked: list[tuple[str, float]], corpus: Corpus | None, drop: str | None) -> list[tuple[str, float]]:

@@ -303,3 +303,22 @@ def test_the_deepest_cutoff_sets_the_depth_kept():
 
     assert max_cutoff(parse_measures(["MRR@10", "nDCG@100", "Rprec"])) == 100
     assert max_cutoff(parse_measures(["Rprec"])) == 0 and max_cutoff([]) == 0
+
+
+def test_measures_carry_their_label_family_and_tie_aware_form():
+    from rageval.metrics import measure_class, parse_measure
+
+    names = ["nDCG@10", "MAP@5", "Recall@100", "P@5", "MRR@10", "Sufficiency@10", "Rprec", "bpref", "P_5", "map",
+             "span_recall@5", "IoU@5(unit=chars)", "precision_omega(chroma=true)"]
+    carried = {n: (measure_class(n).label, measure_class(n).family, parse_measure(n).tie_aware) for n in names}
+    ranked = {n: (n.split("@")[0], "ranking", True) for n in names[:6]}
+    assert carried == {**ranked, "Rprec": ("Rprec", "ranking", True), "bpref": ("trec_eval", "ranking", False),
+                       "P_5": ("trec_eval", "ranking", False), "map": ("trec_eval", "ranking", False),
+                       "span_recall@5": ("span_recall", "span", False), "IoU@5(unit=chars)": ("IoU", "span", False),
+                       "precision_omega(chroma=true)": ("precision_omega", "span", False)}
+    assert [parse_measure(n).uses_spans for n in ("IoU@5", "nDCG@10")] == [True, False]
+    # no installed measure by that name (an uninstalled plugin, trec_eval's sums, not a measure name)
+    assert [measure_class(n) for n in ("gone@5", "num_q", "P_5@3", "nDCG@")] == [None] * 4
+    # Rprec reads as deep as the query has relevant documents; the others to their cutoff
+    grades = {"a": 2, "b": 0, "c": 1}
+    assert [parse_measure(n).depth(grades) for n in ("Rprec", "P@5", "bpref")] == [2, 5, None]

@@ -1,9 +1,13 @@
-"""Measures. A measure is a small frozen object: a family (a class registered in the ``rageval.metrics``
-entry-point group), a cutoff and typed parameters, written ``nDCG@10``, ``Sufficiency@5`` or
-``IoU@5(unit=cl100k_base,chroma=true)`` and parsed once by ``parse_measure``.
+"""Measures. A measure is a small frozen object: a class registered in the ``rageval.metrics``
+entry-point group, a cutoff and typed parameters, written ``nDCG@10``, ``Sufficiency@5`` or
+``IoU@5(unit=cl100k_base,chroma=true)`` and parsed once by ``parse_measure``. It carries what is
+known about it: how to compute it per query (``compute``), its display label (``label``), what it
+scores (``family``: ranked documents against judgments, or chunks against reference spans), and
+its expectation over orderings of tied documents (``expected_under_ties``, or none), which gives it
+a tie-aware range (``rageval.ties``).
 
-Semantics (DESIGN.md): results are ordered by score descending, ties by doc id descending
-(trec_eval's rule) and cut at k; ranking measures are computed by pytrec_eval on that run.
+Semantics (README, "Scoring: exact semantics"): results are ordered by score descending, ties by doc
+id descending (trec_eval's rule) and cut at k; ranking measures are computed by pytrec_eval on that run.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from ..data import Corpus, Qrels, Spans
 from ..errors import SpecError
 
 if TYPE_CHECKING:
+    from ..ties import TiedList
     from .span import SpanView
 
 Ranked = Mapping[str, Sequence[tuple[str, float]]]
@@ -56,15 +61,19 @@ class Judged:
 
 @dataclass(frozen=True)
 class Measure:
-    """A measure family with its cutoff and parameters (subclasses add typed, defaulted fields).
+    """A measure class with its cutoff and parameters (subclasses add typed, defaulted fields).
 
-    ``name`` is how it is shown and keyed in results: the label, ``@cutoff``, and the parameters
-    that its string set explicitly. ``compute`` scores every measure of one family at once.
+    ``label`` is its display label; ``name``, how it is shown and keyed in results: the label,
+    ``@cutoff``, and the parameters that its string set explicitly. ``family`` says what it scores:
+    ``"ranking"`` (the ranked documents against the judgments) or ``"span"`` (the retrieved chunks
+    against the reference spans, averaged over the queries that have them). ``compute`` scores every
+    measure of one class at once; ``expected_under_ties``, where a class defines it, gives the
+    tie-aware range.
     """
 
     label: ClassVar[str] = ""
+    family: ClassVar[str] = "ranking"
     needs_cutoff: ClassVar[bool] = True
-    uses_spans: ClassVar[bool] = False  # scores reference spans (the queries that have them), not qrels
 
     cutoff: int | None = None
     written: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -77,6 +86,29 @@ class Measure:
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def uses_spans(self) -> bool:
+        """Whether it scores reference spans (the queries that have them), not judgments."""
+        return self.family == "span"
+
+    @property
+    def tie_aware(self) -> bool:
+        """Whether it has a tie-aware range: its class defines ``expected_under_ties``."""
+        return type(self).expected_under_ties is not Measure.expected_under_ties
+
+    def depth(self, grades: Mapping[str, int]) -> int | None:
+        """How many places of a query's ranked list it reads, given the query's judgments: its cutoff
+        (None: the whole list)."""
+        return self.cutoff
+
+    def expected_under_ties(self, tied: "TiedList") -> float:
+        """The expected value for one query over every ordering of its tied documents, from the list's
+        tie structure read to ``depth`` (``rageval.ties.TiedList``). A class that defines it also
+        promises that moving a more relevant document up never lowers its value, so the least and
+        greatest values are its ``compute`` on the lists with ties sorted worst / best first. Left
+        undefined (here), the measure has no tie-aware range."""
+        raise NotImplementedError(f"{self.name} has no tie-aware form")
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
@@ -95,9 +127,10 @@ def _plain(value: Any) -> str:
 
 
 def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
-    """``"nDCG@10"`` -> ``NDCG(cutoff=10)``; ``"IoU@5(unit=chars)"`` sets a parameter. Family names
-    are case-insensitive. ``defaults`` fill the parameters a family has and the text leaves unset
-    (how ``--span-unit`` and ``--chroma`` reach the span measures); a Measure is returned as it is.
+    """``"nDCG@10"`` -> ``NDCG(cutoff=10)``; ``"IoU@5(unit=chars)"`` sets a parameter. The name
+    before ``@`` is the registered one, case-insensitive. ``defaults`` fill the parameters the measure
+    has and the text leaves unset (how ``--span-unit`` and ``--chroma`` reach the span measures); a
+    Measure is returned as it is.
     Every trec_eval measure is also known by the name trec_eval prints (``bpref``, ``P_5``; ``trec_eval.py``)."""
     if isinstance(text, Measure):
         return text
@@ -108,8 +141,8 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
     m = _FORM.fullmatch(text)
     if not m:
         raise SpecError(f"metric {text!r} is not of the form NAME, NAME@K or NAME@K(key=value,...) (e.g. nDCG@10)")
-    family, cutoff, params = m.group(1).lower(), m.group(2), m.group(3)
-    cls = registry.plugin("metrics", family)
+    registered, cutoff, params = m.group(1).lower(), m.group(2), m.group(3)
+    cls = registry.plugin("metrics", registered)
     if cutoff is None and cls.needs_cutoff:
         raise SpecError(f"metric {text!r} needs a cutoff, e.g. {cls.label}@10")
     k = int(cutoff) if cutoff is not None else None
@@ -130,6 +163,23 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
             raise SpecError(f"metric {text!r}: {key}={value!r}: {e}") from None
     filled = {key: value for key, value in defaults.items() if key in known and key not in given}
     return cls(cutoff=k, written=tuple(given), **filled, **given)
+
+
+def measure_class(name: str) -> type[Measure] | None:
+    """The class of the measure named ``name`` as results record it (``nDCG@10``, ``IoU@5(unit=chars)``,
+    ``bpref``), for what it carries (``label``, ``family``) without building the measure again;
+    None when no installed measure has that name (a plugin since uninstalled, or one that no longer imports)."""
+    from .trec_eval import TrecEval, by_trec_eval_name
+
+    try:
+        if by_trec_eval_name(name) is not None:
+            return TrecEval
+        m = _FORM.fullmatch(name)
+        if m is None or m.group(1).lower() not in registry.available("metrics"):
+            return None
+        return registry.plugin("metrics", m.group(1).lower())
+    except (SpecError, ImportError):
+        return None
 
 
 def parse_measures(texts: Iterable[str | Measure], **defaults: Any) -> tuple[Measure, ...]:

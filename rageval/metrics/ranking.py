@@ -1,14 +1,17 @@
-"""nDCG@k, MAP@k, Recall@k, P@k, MRR@k and Rprec, computed by pytrec_eval (trec_eval's C code).
+"""nDCG@k, MAP@k, Recall@k, P@k, MRR@k and Rprec, computed by pytrec_eval (trec_eval's C code), each
+with its expectation over orderings of tied documents (``rageval.ties``).
 
 Another trec_eval measure is one small class: its label, the trec_eval name, and whether trec_eval
-cuts it itself (``ndcg_cut.10``) or rageval cuts the run at k first (``recip_rank``)."""
+cuts it itself (``ndcg_cut.10``) or rageval cuts the run at k first (``recip_rank``); it has no
+tie-aware range unless it defines ``expected_under_ties``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pytrec_eval
 
+from .. import ties
 from . import Judged, Measure
 
 
@@ -45,12 +48,18 @@ class NDCG(TrecMeasure):
 
     label, measure = "nDCG", "ndcg_cut"
 
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_ndcg(tied)
+
 
 @dataclass(frozen=True)
 class MAP(TrecMeasure):
     """Mean average precision at k (trec_eval map_cut)."""
 
     label, measure = "MAP", "map_cut"
+
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_ap(tied)
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,18 @@ class Recall(TrecMeasure):
 
     label, measure = "Recall", "recall"
 
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_recall(tied)
+
 
 @dataclass(frozen=True)
 class Precision(TrecMeasure):
     """Share of the top k that is relevant (trec_eval P)."""
 
     label, measure = "P", "P"
+
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_precision(tied)
 
 
 @dataclass(frozen=True)
@@ -73,9 +88,19 @@ class MRR(TrecMeasure):
 
     label, measure, own_cutoff = "MRR", "recip_rank", False
 
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_rr(tied)
+
 
 @dataclass(frozen=True)
 class RPrecision(TrecMeasure):
     """Precision at rank R, R the query's number of relevant documents (trec_eval Rprec)."""
 
     label, measure, needs_cutoff = "Rprec", "Rprec", False
+
+    def depth(self, grades: Mapping[str, int]) -> int | None:
+        """R: the query's number of relevant documents."""
+        return sum(1 for g in grades.values() if g > 0)
+
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_precision(tied)  # P@R

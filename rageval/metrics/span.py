@@ -120,7 +120,7 @@ def _view(judged: Judged, measures: Sequence[Measure]) -> SpanView:
 class SpanMeasure(Measure):
     """A token-level span measure: ``unit`` that tokens are counted in, ``chroma`` for the published rules."""
 
-    uses_spans = True
+    family = "span"
     field = ""
 
     unit: str = "regex"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .. import ties
 from . import Judged, Measure
 
 
@@ -17,3 +18,6 @@ class Sufficiency(Measure):
     def compute(cls, judged: Judged, measures: Sequence[Measure]) -> dict[Measure, dict[str, float]]:
         return {m: {q: float(set(judged.qrels.relevant(q)) <= {d for d, _ in docs[:m.cutoff]})
                     for q, docs in judged.documents.items()} for m in measures}
+
+    def expected_under_ties(self, tied: ties.TiedList) -> float:
+        return ties.expected_sufficiency(tied)
