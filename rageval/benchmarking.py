@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,12 +23,13 @@ from .errors import RagevalError, SpecError
 from .evaluation import DEFAULT_METRICS, curves, evaluate, max_cutoff
 from .executors import Task
 from .executors import executor as make_executor
-from .files import output_folder, remove_stale, write_json, write_jsonl
+from .files import output_folder, remove_stale
 from .metrics import MAX_CUTOFF, Measure, parse_measures
 from .plugins import Retriever
 from .retrieval import retrieve
-from .run_folder import (RunFolder, metrics_record, own_folders, pair_folder, per_query_rows, read_json,
-                         refuse_links, slug)
+from .run_folder import RunFolder, own_folders, pair_folder, refuse_links, slug
+from .run_store import (METRICS_JSON, RUN_JSON, BadRecord, Outcome, PairKey, PairResult, per_query_rows,
+                        read_manifest, read_metrics, write_queries, write_results)
 from .significance import check_seed
 from .training import TrainingData
 from .trec import judgments_fingerprint
@@ -36,21 +37,6 @@ from .units import Unit
 
 log = logging.getLogger("rageval")
 CURVE_DEPTH = 100  # measure@k curves in metrics.json run from k = 1 to this (or the run's depth)
-
-
-@dataclass
-class Outcome:
-    """One leaderboard row: a retriever on a dataset, finished or failed."""
-
-    dataset: str
-    retriever: str
-    means: dict[str, float] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    resumed: bool = False
-    n_queries: int = 0
-    intervals: dict[str, list[float]] = field(default_factory=dict)  # 95% bootstrap interval of each mean
-    ties: dict[str, dict[str, float]] = field(default_factory=dict)  # tie-aware expectation and range
 
 
 def default_retrievers() -> list[str]:
@@ -102,17 +88,15 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
     as there are documents searched when there are fewer (metrics.json records both)."""
     corpus = corpus if corpus is not None else dataset.corpus
     asked, depth = depth, min(depth, len(corpus))
-    label = f"{chunker} + {spec}" if chunker else spec
-    outcome = Outcome(dataset.label, label)
+    key = PairKey(dataset.label, spec, chunker)
+    outcome = Outcome(key.dataset, key.label)
     try:
-        folder = RunFolder(pair_folder(out, dataset.label, spec, chunker), resume)
+        folder = RunFolder(pair_folder(out, key.dataset, key.retriever, key.chunker), resume)
         retriever = registry.create("retrievers", spec)
         settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth, asked)
         done = folder.finished(settings, scoring.request())
-        if done and all(key in done for key in ("intervals", "ties", "judgments_fingerprint")):  # else scored again
-            outcome.means, outcome.timings, outcome.resumed = done["metrics"], done["timings"], True
-            outcome.n_queries, outcome.intervals, outcome.ties = done["n_queries"], done["intervals"], done["ties"]
-            return outcome
+        if done and done.complete:  # else scored again
+            return Outcome.of(done, resumed=True)
         if reused := folder.reusable_run(settings):
             (run, timings), outcome.resumed = reused, True
         else:
@@ -124,12 +108,11 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
                            ignore_identical_ids=scoring.ignore_identical_ids)
         at_k = curves(dataset, run, min(depth, CURVE_DEPTH), corpus, scoring.ignore_identical_ids)
         timings = {**timings, "eval_s": round(time.perf_counter() - start, 4)}
-        record = metrics_record(dataset.label, label, results, settings=settings, request=scoring.request(),
-                                judgments=judgments_fingerprint(dataset.qrels), run_sha256=folder.run_sha256,
-                                curves=at_k, timings=timings, n_documents_searched=len(corpus), run_meta=run.meta)
+        record = PairResult.of(key, results, settings=settings, request=scoring.request(),
+                               judgments=judgments_fingerprint(dataset.qrels), run_sha256=folder.run_sha256,
+                               curves=at_k, timings=timings, n_documents_searched=len(corpus), run_meta=run.meta)
         folder.write_scores(per_query_rows(results, dataset.queries.ids), record)
-        outcome.means, outcome.timings, outcome.n_queries = results.means, timings, results.n_queries
-        outcome.intervals, outcome.ties = record["intervals"], results.ties
+        outcome = Outcome.of(record, resumed=outcome.resumed)
     except Exception as e:  # a failing retriever is reported; the benchmark goes on
         outcome.error = f"{type(e).__name__}: {e}" if not isinstance(e, RagevalError) else str(e)
         log.error("%s on %s failed: %s", spec, dataset.label, outcome.error)
@@ -139,37 +122,36 @@ def run_one(dataset: Dataset, spec: str, scoring: Scoring, depth: int, out: Path
 
 
 class ResultsFile:
-    """``<out>/results.json``: every finished pair under ``out`` (read once), updated as pairs end."""
-
-    FIELDS = ("dataset", "retriever", "metrics", "intervals", "n_queries", "timings")
+    """``<out>/results.json``: every finished pair under ``out`` (read once), updated as pairs end. A
+    metrics.json in a newer format than this rageval reads is an error (RagevalError naming its
+    folder and version), before any pair is run."""
 
     def __init__(self, out: Path):
-        self.path = out / "results.json"
-        self.pairs: dict[Path, dict[str, Any]] = {}
-        for path in sorted(out.glob("*/*/metrics.json")):
-            data = read_json(path)
-            if not isinstance(data, dict) or not all(f in data for f in self.FIELDS):
-                log.warning("%s is not a rageval metrics file: left out of results.json", path)
+        self.out = out
+        self.pairs: dict[Path, Outcome] = {}
+        for path in sorted(out.glob(f"*/*/{METRICS_JSON}")):
+            try:
+                result = read_metrics(path)
+            except BadRecord as e:
+                log.warning("%s is not a rageval metrics file (%s): left out of results.json", path, e)
                 continue
-            self.pairs[path.parent] = {f: data[f] for f in self.FIELDS}
-        self.failed: list[dict[str, Any]] = []
+            if result.intervals is None or result.n_queries is None:
+                log.warning("%s is not a rageval metrics file (it lacks intervals or n_queries): left out of "
+                            "results.json", path)
+                continue
+            self.pairs[path.parent] = Outcome.of(result)
+        self.failed: list[Outcome] = []
 
     def update(self, folder: Path, outcome: Outcome) -> None:
         """Record one pair's outcome and rewrite the file (pairs in folder order)."""
         if outcome.error:
-            self.failed.append({"dataset": outcome.dataset, "retriever": outcome.retriever, "error": outcome.error})
-            if not (folder / "metrics.json").is_file():  # scores of an earlier run stay only while their file does
+            self.failed.append(outcome)
+            if not (folder / METRICS_JSON).is_file():  # scores of an earlier run stay only while their file does
                 self.pairs.pop(folder, None)
         else:
-            self.pairs[folder] = {"dataset": outcome.dataset, "retriever": outcome.retriever, "metrics": outcome.means,
-                                  "intervals": outcome.intervals, "n_queries": outcome.n_queries,
-                                  "timings": outcome.timings}
-        datasets: dict[str, dict[str, dict]] = {}
-        for _, pair in sorted(self.pairs.items(), key=lambda item: str(item[0] / "metrics.json")):
-            datasets.setdefault(str(pair["dataset"]), {})[str(pair["retriever"])] = {
-                "metrics": pair["metrics"], "intervals": pair["intervals"], "n_queries": pair["n_queries"],
-                "timings": pair["timings"]}
-        write_json(self.path, {"datasets": datasets, "failed": self.failed})
+            self.pairs[folder] = outcome
+        write_results(self.out, [o for _, o in sorted(self.pairs.items(), key=lambda item: str(item[0] / METRICS_JSON))],
+                      self.failed)
 
 
 def _sampled(dataset: Dataset, n: int, seed: int) -> Dataset:
@@ -234,6 +216,7 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
         except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
             raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
     out = output_folder(out, "--out")
+    results = ResultsFile(out)  # a newer format under --out is refused before any dataset is loaded
     stale = {out: sum(remove_stale(folder) for folder in own_folders(out)), cache_dir(): remove_stale(cache_dir(), 2)}
     for folder, removed in stale.items():
         if removed:
@@ -246,9 +229,11 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
             raise RagevalError(f"{', '.join(span)}: span measures need reference spans, and dataset "
                                f"{dataset.label!r} has none (spans.jsonl in a BEIR folder, or a docs: folder)")
     for dataset, (chunker_spec, _), spec in product(loaded, made, retrievers):  # before any indexing
-        refuse_links(pair_folder(out, dataset.label, spec, chunker_spec))
+        folder = pair_folder(out, dataset.label, spec, chunker_spec)
+        refuse_links(folder)
+        if resume:
+            read_manifest(folder / RUN_JSON)  # a run.json in a newer format is an error here, not a failed pair
     output_folder(out, "--out", create=True)
-    results = ResultsFile(out)
     tasks, folders = [], []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
         training = TrainingData(spec_of_dataset, loader)
@@ -264,8 +249,7 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     for dataset in loaded:
         try:  # the query texts, for the report's hover text; the scores do not depend on them
             (out / slug(dataset.label)).mkdir(exist_ok=True)
-            write_jsonl(out / slug(dataset.label) / "queries.jsonl",
-                        ({"query_id": q, "text": t} for q, t in dataset.queries.items()))
+            write_queries(out / slug(dataset.label), dataset.queries.items())
         except (OSError, RagevalError) as e:
             log.warning("%s (the report will show query ids without their text)", e)
     return [o for o in outcomes if o is not None]

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import RagevalError
-from .run_records import OutputFolder, read_output
+from .run_records import OutputFolder, PairRecord, read_output
 from .significance import CORRECTIONS, TESTS, check_alpha, check_draws, check_seed, correct, interval, p_values
 
 log = logging.getLogger("rageval")
@@ -24,7 +24,7 @@ log = logging.getLogger("rageval")
 
 @dataclass
 class System:
-    """One finished pair: its label and per-query values by measure."""
+    """One finished pair: its label (``run_store.PairKey.label``) and per-query values by measure."""
 
     dataset: str
     name: str
@@ -32,10 +32,14 @@ class System:
     without_results: int = 0  # judged queries its run had no result for (scored 0)
 
 
+def system(pair: PairRecord) -> System:
+    """A finished pair read by ``rageval.run_records``, as compare takes it."""
+    return System(pair.dataset, pair.system, pair.per_query, pair.result.n_queries_without_results)
+
+
 def systems_of(output: OutputFolder) -> list[System]:
     """Every finished pair of an output folder read by ``rageval.run_records``, in folder order."""
-    return [System(p.dataset, p.system, p.per_query, int(p.metrics.get("n_queries_without_results", 0)))
-            for p in output.finished()]
+    return [system(p) for p in output.finished()]
 
 
 def read_systems(out: Path) -> list[System]:

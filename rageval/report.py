@@ -5,7 +5,7 @@ import re
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from .benchmarking import Outcome
+    from .run_store import Outcome
 
 
 MARKS = "▲▼†"
@@ -65,10 +65,10 @@ def leaderboard(outcomes: Sequence[Outcome], metrics: Sequence[str],
         body, failures = [], []
         for o in rows:
             if o.error:
-                failures.append(f"  {printable(o.retriever)}: {printable(o.error)}")
-                body.append([o.retriever, *["-"] * len(metrics), "-", "-", f"FAILED ({len(failures)})"])
+                failures.append(f"  {printable(o.system)}: {printable(o.error)}")
+                body.append([o.system, *["-"] * len(metrics), "-", "-", f"FAILED ({len(failures)})"])
                 continue
-            body.append([o.retriever, *[f"{o.means.get(m, float('nan')):.4f}{marks.get((dataset, o.retriever, m), '')}"
+            body.append([o.system, *[f"{o.means.get(m, float('nan')):.4f}{marks.get((dataset, o.system, m), '')}"
                                         f"{'†' if tie_marked(o, m) else ''}" for m in metrics],
                          f"{o.timings.get('index_s', 0):.2f}", f"{o.timings.get('search_s', 0):.2f}",
                          "resumed" if o.resumed else ""])

@@ -22,11 +22,11 @@ from .compare import System, compare, lacking_baseline
 from .errors import RagevalError
 from .evaluation import CURVES
 from .files import atomic_open
+from .metrics import measure_class
 from .report import tie_marked_values
 from .run_records import OutputFolder, PairRecord, read_output
 from .significance import check_seed
 
-SPAN_LABELS = ("span_recall", "span_precision", "IoU", "precision_omega")
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -115,6 +115,13 @@ def _packed(values: Sequence[float | None]) -> str:
     return base64.b64encode(array.tobytes()).decode("ascii")
 
 
+def _scores_spans(measure: str) -> bool:
+    """Whether the measure of this name scores reference spans, as its class says (``Measure.family``);
+    a measure no installed class has is shown as a ranking measure."""
+    cls = measure_class(measure)
+    return cls is not None and cls.family == "span"
+
+
 def _bytes(n: int | None) -> str:
     if n is None:
         return "-"
@@ -148,7 +155,7 @@ class Page:
         finished = [p for p in pairs if p.finished]
         self.parts.append(f"<h2>{_e(name)}</h2>")
         if finished:
-            measures = list(finished[0].metrics["metrics"])
+            measures = list(finished[0].result.means)
             baseline = None if name in self.lacking else self.baseline or self.output.default_baseline(name)
             if baseline is None:
                 self.parts.append(f'<p class="note">No differences: the baseline {_e(self.baseline)} is not a '
@@ -177,12 +184,12 @@ class Page:
     def _leaderboard(self, pairs: list[PairRecord], measures: list[str], marks: dict, baseline: str | None) -> str:
         head = ["system", *measures, "index s", "search s", "index size"]
         rows = []
-        for p in sorted(pairs, key=lambda p: -p.metrics["metrics"].get(measures[0], 0.0) if measures else 0):
-            m, cells = p.metrics, [f"<td>{_e(p.system)}{' (baseline)' if p.system == baseline else ''}</td>"]
-            tie_flags = tie_marked_values(m.get("metrics", {}), m.get("ties", {}))
+        for p in sorted(pairs, key=lambda p: -p.result.means.get(measures[0], 0.0) if measures else 0):
+            m, cells = p.result, [f"<td>{_e(p.system)}{' (baseline)' if p.system == baseline else ''}</td>"]
+            tie_flags = tie_marked_values(m.means, m.ties or {})
             for name in measures:
-                value = m["metrics"].get(name)
-                low, high = (m.get("intervals") or {}).get(name, (None, None))
+                value = m.means.get(name)
+                low, high = (m.intervals or {}).get(name, (None, None))
                 row = marks.get((p.system, name))
                 mark = ""
                 if row is not None and row.significant:
@@ -192,7 +199,7 @@ class Page:
                 title = f' title="p = {row.p:.4g} against {_e(baseline)}"' if row is not None and row.p is not None else ""
                 cells.append(f'<td data-value="{"" if value is None else value}"{title}>'
                              f'{"-" if value is None else f"{value:.4f}"}{mark}{tie}{interval}</td>')
-            t = m.get("timings", {})
+            t = m.timings
             for key in ("index_s", "search_s"):
                 cells.append(f'<td data-value="{t.get(key, "")}">{t.get(key, 0):.2f}</td>')
             size = t.get("index_bytes")
@@ -207,7 +214,7 @@ class Page:
 
     def _curves(self, dataset: str, pairs: list[PairRecord]) -> None:
         values = [{"system": p.system, "measure": f"{family}@k", "k": k + 1, "value": v}
-                  for p in pairs for family in CURVES for k, v in enumerate((p.metrics.get("curves") or {}).get(family, []))]
+                  for p in pairs for family in CURVES for k, v in enumerate(p.result.curves.get(family, []))]
         if not values:
             return
         self.parts.append("<h3>Measures at every cutoff</h3>" + self.chart({
@@ -221,7 +228,7 @@ class Page:
             "resolve": {"scale": {"y": "independent"}}}))
 
     def _differences(self, dataset: str, pairs: list[PairRecord], measures: list[str], baseline: str) -> None:
-        ranking = [m for m in measures if not m.split("@")[0].split("(")[0] in SPAN_LABELS] or measures
+        ranking = [m for m in measures if not _scores_spans(m)] or measures
         if len(pairs) < 2 or not ranking:
             return
         measure = ranking[0]
@@ -240,18 +247,18 @@ class Page:
                           f'<div class="chart" id="{chart_id}"></div>')
 
     def _spans(self, pairs: list[PairRecord], measures: list[str]) -> None:
-        spans = [m for m in measures if m.split("@")[0].split("(")[0] in SPAN_LABELS]
+        spans = [m for m in measures if _scores_spans(m)]
         values = []
         for p in pairs:
-            chunker = (p.metrics.get("run") or {}).get("chunker")
+            chunker = p.key.chunker
             if not chunker or not spans:
                 continue
             name, _, options = registry.parse_spec(chunker)
             size = options.get("size") or options.get("n")
             if size is None:
                 continue
-            family = f"{name} ({options.get('unit', 'chars' if name != 'sentence' else 'sentences')}) + {p.metrics['run']['retriever']}"
-            values += [{"family": family, "size": float(size), "measure": m, "value": p.metrics["metrics"][m]}
+            family = f"{name} ({options.get('unit', 'chars' if name != 'sentence' else 'sentences')}) + {p.key.retriever}"
+            values += [{"family": family, "size": float(size), "measure": m, "value": p.result.means[m]}
                        for m in spans]
         if values:
             self.parts.append("<h3>Span measures against chunk size</h3>" + self.chart({
@@ -265,7 +272,7 @@ class Page:
                 "resolve": {"scale": {"y": "independent"}}}))
 
     def _embeddings(self, pairs: list[PairRecord]) -> None:
-        rows = [(p.system, d) for p in pairs if (d := (p.metrics.get("run_meta") or {}).get("embedding_diagnostics"))]
+        rows = [(p.system, d) for p in pairs if (d := p.result.run_meta.get("embedding_diagnostics"))]
         if not rows:
             return
         keys = [k for k in rows[0][1] if k != "n_queries"]
@@ -284,10 +291,7 @@ class Page:
     def _settings(self, pairs: list[PairRecord]) -> None:
         blocks = []
         for p in pairs:
-            m = p.metrics
-            shown = {k: m.get(k) for k in ("run", "request", "evaluation", "versions", "n_queries",
-                                           "n_queries_without_relevant", "n_documents_searched", "run_sha256")
-                     if k in m}
+            shown = p.result.provenance()
             blocks.append(f"<details><summary>{_e(p.system)}</summary><pre>{_e(json.dumps(shown, indent=2))}</pre>"
                           "</details>")
         if blocks:
@@ -327,7 +331,7 @@ class Page:
                          f'{_e(", ".join(sorted(versions)))}. Numbers may not be comparable.</p>')
         if self.output.failed:
             notes.append("<h2>Failures</h2><ul>" + "".join(
-                f"<li>{_e(f.get('dataset'))}: {_e(f.get('retriever'))}: {_e(f.get('error'))}</li>"
+                f"<li>{_e(f.dataset)}: {_e(f.system)}: {_e(f.error)}</li>"
                 for f in self.output.failed) + "</ul>")
         data = {"charts": self.charts, "differences": self.differences}
         return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"

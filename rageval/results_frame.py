@@ -37,10 +37,10 @@ def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
             rows += [{"dataset": p.dataset, "system": p.system, "query_id": q, "measure": m, "value": v}
                      for m, values in p.per_query.items() for q, v in values.items()]
             continue
-        intervals = p.metrics.get("intervals") or {}
+        intervals = p.result.intervals or {}
         rows += [{"dataset": p.dataset, "system": p.system, "measure": m, "value": v,
                   "low": intervals.get(m, [None, None])[0], "high": intervals.get(m, [None, None])[1],
-                  "n_queries": p.metrics.get("n_queries")} for m, v in p.metrics["metrics"].items()]
+                  "n_queries": p.result.n_queries} for m, v in p.result.means.items()]
     columns = ["dataset", "system", "query_id", "measure", "value"] if per_query else \
         ["dataset", "system", "measure", "value", "low", "high", "n_queries"]
     return pd.DataFrame(rows, columns=columns)

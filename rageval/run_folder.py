@@ -2,27 +2,24 @@
 
 ``<out>/<slug(dataset)>/<slug(retriever)>/`` (``<slug(chunker)>+<slug(retriever)>`` with a chunker)
 holds ``run.trec``, ``run.json`` (what produced the run, its sha256 and timings), ``per_query.jsonl``
-and, written last, ``metrics.json``. A run file is trusted only with a manifest whose settings and
-sha256 match it; scores only beside the run they describe. A dataset or pair folder that is a
-symbolic link is refused: nothing is written outside the output folder.
+and, written last, ``metrics.json``; what these files hold is ``rageval.run_store``'s. A run file is
+trusted only with a manifest whose settings and sha256 match it; scores only beside the run they
+describe. A dataset or pair folder that is a symbolic link is refused: nothing is written outside
+the output folder.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import platform
 import re
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from .errors import RagevalError
 from .files import write_json, write_jsonl
+from .run_store import (METRICS_JSON, PER_QUERY, RUN_JSON, RUN_TREC, BadRecord, PairResult, RunManifest,
+                        read_manifest, read_metrics)
 from .trec import Run
-
-if TYPE_CHECKING:
-    from .evaluation import Results
 
 
 def slug(spec: str) -> str:
@@ -63,63 +60,6 @@ def refuse_links(path: Path) -> None:
                                f"into real folders under the output folder; remove the link or choose another folder")
 
 
-def read_json(path: Path) -> dict | None:
-    """A JSON file's content, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def versions() -> dict[str, str]:
-    """The versions of Python and of the packages that make the numbers, as metrics.json records them."""
-    out = {"python": platform.python_version()}
-    for dist in ("rageval", "numpy", "scipy", "pytrec-eval-terrier"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def metrics_record(dataset: str, system: str, results: "Results", *, settings: dict[str, Any],
-                   request: dict[str, Any], judgments: str, run_sha256: str | None, curves: dict[str, list[float]],
-                   timings: dict[str, Any], n_documents_searched: int | None = None,
-                   run_meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A pair's metrics.json, the one shape every command that scores a run writes (``rageval run``,
-    ``rageval evaluate``) and ``results.json``, compare and the report read: the means with their 95%
-    bootstrap intervals, tie-aware values, measure@k ``curves``, query counts, what produced the run
-    (``settings``: ``run`` in the file), what was asked (``request``), ``judgments_fingerprint``
-    (``trec.judgments_fingerprint`` of the qrels scored against), timings and versions."""
-    from .significance import interval
-
-    return {"dataset": dataset, "retriever": system, "metrics": results.means,
-            "intervals": {m: list(interval(list(v.values()))) for m, v in results.per_query.items() if len(v) >= 2},
-            "ties": results.ties, "curves": curves, "n_queries": results.n_queries,
-            "n_queries_without_relevant": results.n_without_relevant,
-            "n_queries_without_results": results.n_without_results, "n_documents_searched": n_documents_searched,
-            "run": settings, "judgments_fingerprint": judgments, "run_sha256": run_sha256, "request": request,
-            "evaluation": results.settings, "timings": timings, "versions": versions(), "run_meta": run_meta or {}}
-
-
-def per_query_rows(results: "Results", query_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """per_query.jsonl's rows: every scored query of ``query_ids``, in that order, with its values."""
-    scored = {q for values in results.per_query.values() for q in values}
-    return ({"query_id": q, **{m: v[q] for m, v in results.per_query.items() if q in v}}
-            for q in query_ids if q in scored)
-
-
-def judgments_by_dataset(out: str | Path) -> dict[str, set[str | None]]:
-    """Each dataset under ``out`` with the ``judgments_fingerprint`` values its finished pairs record
-    (None for a metrics.json written before rageval recorded them)."""
-    found: dict[str, set[str | None]] = {}
-    for path in sorted(Path(out).glob("*/*/metrics.json")):
-        record = read_json(path)
-        if isinstance(record, dict) and "dataset" in record:
-            found.setdefault(str(record["dataset"]), set()).add(record.get("judgments_fingerprint"))
-    return found
-
-
 def _sha256(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
@@ -136,7 +76,7 @@ class RunFolder:
         refuse_links(path)
         self.path = path
         self.resume = resume
-        self.run_sha256 = _sha256(path / "run.trec") if resume else None
+        self.run_sha256 = _sha256(path / RUN_TREC) if resume else None
 
     def _make(self) -> None:
         try:
@@ -144,45 +84,51 @@ class RunFolder:
         except OSError as e:
             raise RagevalError(f"cannot create {self.path}: {e.strerror or e}") from e
 
-    def finished(self, settings: dict[str, Any], request: dict[str, Any]) -> dict | None:
-        """The metrics.json of a pair already scored with these settings on this very run file."""
-        done = read_json(self.path / "metrics.json") if self.resume else None
-        if (done and done.get("run") == settings and done.get("request") == request
-                and self.run_sha256 is not None and done.get("run_sha256") == self.run_sha256):
+    def finished(self, settings: dict[str, Any], request: dict[str, Any]) -> PairResult | None:
+        """The metrics.json of a pair already scored with these settings on this very run file (a
+        metrics.json in a newer format than this rageval reads: RagevalError)."""
+        if not self.resume or self.run_sha256 is None:
+            return None
+        try:
+            done = read_metrics(self.path / METRICS_JSON)
+        except BadRecord:
+            return None
+        if done.settings == settings and done.request == request and done.run_sha256 == self.run_sha256:
             return done
         return None
 
     def reusable_run(self, settings: dict[str, Any]) -> tuple[Run, dict[str, Any]] | None:
         """The run (and its timings) a previous attempt wrote with these settings, when it is intact.
-        Scores that do not describe what follows are removed first."""
-        for stale in ("metrics.json", "per_query.jsonl"):
+        Scores that do not describe what follows are removed first (a run.json in a newer format than
+        this rageval reads: RagevalError, before anything is removed)."""
+        previous = read_manifest(self.path / RUN_JSON) if self.resume else None
+        for stale in (METRICS_JSON, PER_QUERY):
             (self.path / stale).unlink(missing_ok=True)
-        previous = read_json(self.path / "run.json") if self.resume else None
-        if previous and previous.get("settings") == settings and self.run_sha256 \
-                and previous.get("run_sha256") == self.run_sha256:
-            return Run.read_trec(self.path / "run.trec"), previous["timings"]
-        (self.path / "run.json").unlink(missing_ok=True)  # a run file is trusted only with its manifest
+        if previous and previous.settings == settings and self.run_sha256 \
+                and previous.run_sha256 == self.run_sha256:
+            return Run.read_trec(self.path / RUN_TREC), previous.timings
+        (self.path / RUN_JSON).unlink(missing_ok=True)  # a run file is trusted only with its manifest
         return None
 
     def write_run(self, run: Run, tag: str, settings: dict[str, Any], timings: dict[str, Any]) -> None:
         """run.trec, then its manifest run.json."""
         self._make()
-        run.write_trec(self.path / "run.trec", tag=tag)
-        self.run_sha256 = _sha256(self.path / "run.trec")
-        write_json(self.path / "run.json", {"settings": settings, "run_sha256": self.run_sha256, "timings": timings,
-                                            "meta": run.meta})
+        run.write_trec(self.path / RUN_TREC, tag=tag)
+        self.run_sha256 = _sha256(self.path / RUN_TREC)
+        write_json(self.path / RUN_JSON, RunManifest(settings, self.run_sha256, timings, run.meta).to_json())
 
     def write_foreign_run(self, run: Run, tag: str) -> None:
         """run.trec of a run made elsewhere (``rageval evaluate``), without a manifest, so ``rageval run``
         never takes it for its own; the scores of an earlier run there are removed first."""
         self._make()
-        for stale in ("metrics.json", "per_query.jsonl"):
+        for stale in (METRICS_JSON, PER_QUERY):
             (self.path / stale).unlink(missing_ok=True)
-        run.write_trec(self.path / "run.trec", tag=tag)
-        self.run_sha256 = _sha256(self.path / "run.trec")
+        run.write_trec(self.path / RUN_TREC, tag=tag)
+        self.run_sha256 = _sha256(self.path / RUN_TREC)
 
-    def write_scores(self, per_query: Iterable[dict[str, Any]], metrics: dict[str, Any]) -> None:
-        """per_query.jsonl, then metrics.json (which marks the pair finished)."""
+    def write_scores(self, per_query: Iterable[dict[str, Any]], result: PairResult) -> None:
+        """per_query.jsonl (rows of ``run_store.per_query_rows``), then metrics.json, the one place it
+        is written (it marks the pair finished)."""
         self._make()
-        write_jsonl(self.path / "per_query.jsonl", per_query)
-        write_json(self.path / "metrics.json", metrics)
+        write_jsonl(self.path / PER_QUERY, per_query)
+        write_json(self.path / METRICS_JSON, result.to_json())

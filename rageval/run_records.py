@@ -1,43 +1,50 @@
 """What an output folder holds, read once for compare, the report, the export and ``rageval.results``:
-every pair folder, classified as finished or incomplete (with the reason), its metrics.json and
-per-query values, and the query texts of each dataset. Every command that reads an output folder
-reads it here, so each leaves out the same pairs and warns about them the same way."""
+every pair folder, classified as finished or incomplete (with the reason), its metrics.json
+(``run_store.PairResult``) and per-query values, and the query texts of each dataset. Every command
+that reads an output folder reads it here, so each leaves out the same pairs and warns about them the
+same way; a file in a newer format than this rageval reads is an error naming its folder and version."""
 from __future__ import annotations
 
 import json
 import logging
-import math
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .errors import DataError, RagevalError
 from .files import what_is
-from .jsonl import json_kind, read_jsonl
+from .jsonl import read_jsonl
 from .report import printable
-from .run_folder import read_json
+from .run_store import (METRICS_JSON, PER_QUERY, QUERIES, QUERY_ID, RUN_JSON, BadRecord, Outcome, PairKey,
+                        PairResult, finite, query_texts, read_failures, read_manifest, read_metrics)
 
 log = logging.getLogger("rageval")
 
 
 @dataclass
 class PairRecord:
-    """One pair folder. ``metrics`` is its metrics.json; it is None when the pair is incomplete, and
+    """One pair folder. ``result`` is its metrics.json; it is None when the pair is incomplete, and
     ``problem`` then says why (no metrics.json, a corrupt one, no per-query values, ...)."""
 
     folder: Path
-    dataset: str
-    system: str
-    metrics: dict[str, Any] | None
+    key: PairKey
+    result: PairResult | None
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # measure -> query -> value
     problem: str | None = None
 
     @property
     def finished(self) -> bool:
-        return self.metrics is not None
+        return self.result is not None
+
+    @property
+    def dataset(self) -> str:
+        return self.key.dataset
+
+    @property
+    def system(self) -> str:
+        """The pair's display label (``PairKey.label``)."""
+        return self.key.label
 
 
 @dataclass
@@ -47,7 +54,7 @@ class OutputFolder:
     path: Path
     pairs: list[PairRecord]
     queries: dict[str, dict[str, str]]
-    failed: list[dict[str, str]]
+    failed: list[Outcome]
 
     def finished(self) -> list[PairRecord]:
         return [p for p in self.pairs if p.finished]
@@ -73,7 +80,7 @@ class OutputFolder:
 
     def versions(self) -> set[str]:
         """The rageval versions that wrote the finished pairs."""
-        return {str((p.metrics.get("versions") or {}).get("rageval", "unknown")) for p in self.finished()}
+        return {str(p.result.versions.get("rageval", "unknown")) for p in self.finished()}
 
 
 def _rows(path: Path) -> list[tuple[int, dict]]:
@@ -102,13 +109,13 @@ def _columns_by_arrow(path: Path) -> dict[str, dict[str, float]] | None:
         table = pj.read_json(path)
     except (pa.ArrowInvalid, OSError):
         return None
-    if "query_id" not in table.column_names or not pa.types.is_string(table.schema.field("query_id").type) \
-            or table.column("query_id").null_count:
+    if QUERY_ID not in table.column_names or not pa.types.is_string(table.schema.field(QUERY_ID).type) \
+            or table.column(QUERY_ID).null_count:
         return None
-    ids = table.column("query_id").to_pylist()
+    ids = table.column(QUERY_ID).to_pylist()
     out = {}
     for name in table.column_names:
-        if name == "query_id":
+        if name == QUERY_ID:
             continue
         kind = table.schema.field(name).type
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
@@ -133,82 +140,47 @@ def _per_query(path: Path) -> dict[str, dict[str, float]]:
         return fast
     rows = _rows(path)
     for line_no, row in rows:
-        if type(row.get("query_id")) is not str:
-            raise DataError(path, f'"query_id" must be a string, got {row.get("query_id")!r}', line_no)
+        if type(row.get(QUERY_ID)) is not str:
+            raise DataError(path, f'"{QUERY_ID}" must be a string, got {row.get(QUERY_ID)!r}', line_no)
     values: dict[str, dict[str, float]] = {}
-    for measure in dict.fromkeys(k for _, row in rows for k in row if k != "query_id"):
+    for measure in dict.fromkeys(k for _, row in rows for k in row if k != QUERY_ID):
         for line_no, row in rows:
-            if measure in row and not _finite(row[measure]):
+            if measure in row and not finite(row[measure]):
                 number = type(row[measure]) in (int, float)  # NaN, Infinity or an integer too large for a float
-                raise DataError(path, f"{measure} of {row['query_id']!r} is not {'a finite' if number else 'a'} "
+                raise DataError(path, f"{measure} of {row[QUERY_ID]!r} is not {'a finite' if number else 'a'} "
                                       f"number: {str(row[measure])[:80] if number else repr(row[measure])}", line_no)
-        values[measure] = {row["query_id"]: float(row[measure]) for _, row in rows if measure in row}
+        values[measure] = {row[QUERY_ID]: float(row[measure]) for _, row in rows if measure in row}
     return values
 
 
-def _metrics(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """A pair's metrics.json when it is a rageval metrics object, else None and why not."""
-    if not path.is_file():
-        return None, "no metrics.json (interrupted, or its retriever failed)"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return None, f"metrics.json cannot be read ({type(e).__name__}: {e})"
-    if not text.strip():
-        return None, "metrics.json is empty"
-    try:
-        meta = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        return None, f"metrics.json is not valid JSON ({e})"
-    if not isinstance(meta, dict):
-        return None, f"metrics.json holds {json_kind(meta)}, not a rageval metrics object"
-    missing = [f'"{name}"' for name in ("dataset", "retriever", "metrics") if name not in meta]
-    if missing:
-        return None, f"metrics.json lacks {', '.join(missing)}"
-    means = meta["metrics"]
-    if not isinstance(means, dict):
-        return None, f'"metrics" of metrics.json is not an object of numbers: {str(means)[:80]}'
-    bad = next(((m, v) for m, v in means.items() if not _finite(v)), None)
-    if bad is not None:
-        return None, f'"metrics" of metrics.json: {bad[0]} is not a finite number: {str(bad[1])[:80]}'
-    return meta, None
-
-
-def _finite(value: object) -> bool:
-    """Whether ``value`` (read from JSON) is a finite number: an int or float, not NaN, Infinity or
-    an integer too large for a float."""
-    if type(value) is int:
-        return abs(value) <= sys.float_info.max
-    return type(value) is float and math.isfinite(value)
-
-
-def _label(folder: Path) -> str:
-    """What an incomplete pair is called: its retriever (and chunker) from run.json, else its folder name."""
-    settings = (read_json(folder / "run.json") or {}).get("settings", {})
-    settings = settings if isinstance(settings, dict) else {}
-    label = settings.get("retriever") or folder.name
-    return f"{settings['chunker']} + {label}" if settings.get("chunker") else str(label)
+def _key(folder: Path) -> PairKey:
+    """What an incomplete pair is: its chunker and retriever from run.json, else its folder name."""
+    manifest = read_manifest(folder / RUN_JSON)
+    settings = manifest.settings if manifest else {}
+    retriever, chunker = settings.get("retriever"), settings.get("chunker")
+    return PairKey(folder.parent.name, str(retriever or folder.name), str(chunker) if chunker else None)
 
 
 def _record(folder: Path, per_query: bool) -> PairRecord:
     """One pair folder, classified: finished only with a rageval metrics.json and its per_query.jsonl
     (read and checked when ``per_query``)."""
-    meta, problem = _metrics(folder / "metrics.json")
-    if meta is None:
-        return PairRecord(folder, folder.parent.name, _label(folder), None, problem=problem)
-    record = PairRecord(folder, str(meta["dataset"]), str(meta["retriever"]), meta)
-    path = folder / "per_query.jsonl"
+    try:
+        result = read_metrics(folder / METRICS_JSON)
+    except BadRecord as e:
+        return PairRecord(folder, _key(folder), None, problem=str(e))
+    record = PairRecord(folder, result.key, result)
+    path = folder / PER_QUERY
     if not path.is_file():
-        record.problem = "no per_query.jsonl"
+        record.problem = f"no {PER_QUERY}"
     elif per_query:
         try:
             record.per_query = _per_query(path)
             if not any(record.per_query.values()):
-                record.problem = "per_query.jsonl holds no values"
+                record.problem = f"{PER_QUERY} holds no values"
         except DataError as e:
             record.problem = str(e)
     if record.problem is not None:
-        record.metrics, record.per_query = None, {}
+        record.result, record.per_query = None, {}
     return record
 
 
@@ -223,24 +195,23 @@ def read_output(out: str | Path, per_query: bool = True) -> OutputFolder:
         if out.exists() or out.is_symlink():
             raise RagevalError(f"{out} is {what_is(out)}, not an output folder")
         raise RagevalError(f"{out}: no such output folder")
+    failed = read_failures(out)
     pairs = [_record(folder, per_query) for folder in sorted(p for p in out.glob("*/*") if p.is_dir())]
     labels = {p.folder.parent: p.dataset for p in pairs if p.finished}
     for p in pairs:
         if not p.finished:
-            p.dataset = labels.get(p.folder.parent, p.dataset)
+            p.key = replace(p.key, dataset=labels.get(p.folder.parent, p.dataset))
     queries = {}
-    for path in sorted(out.glob("*/queries.jsonl")):
+    for path in sorted(out.glob(f"*/{QUERIES}")):
         label = next((p.dataset for p in pairs if p.folder.parent == path.parent and p.finished), path.parent.name)
-        queries[label] = {str(row.get("query_id")): str(row.get("text", "")) for _, row in _rows(path)}
+        queries[label] = query_texts(row for _, row in _rows(path))
     if not any(p.finished for p in pairs):
         if not pairs:
-            raise RagevalError(f"{out}: no finished run (no <dataset>/<system>/metrics.json below it)")
+            raise RagevalError(f"{out}: no finished run (no <dataset>/<system>/{METRICS_JSON} below it)")
         more = f"; and {len(pairs) - 3} more" if len(pairs) > 3 else ""
         raise RagevalError(f"{out}: no finished run among {len(pairs)} pair folders: "
                            + "; ".join(f"{p.folder}: {p.problem}" for p in pairs[:3]) + more)
     for p in pairs:
         if not p.finished:
             log.warning("%s: %s left out: %s", printable(p.folder), printable(p.system), printable(p.problem))
-    results = read_json(out / "results.json")
-    failed = results.get("failed", []) if isinstance(results, dict) else []
-    return OutputFolder(out, pairs, queries, failed if isinstance(failed, list) else [])
+    return OutputFolder(out, pairs, queries, failed)

@@ -144,7 +144,7 @@ def test_bad_chunker_options_fail_before_any_work(spec, message, tmp_path, share
 def test_every_chunker_x_retriever_pair_is_a_row(shared, tmp_path):
     outcomes = run(f"beir:{shared / 'xquad_en'},group_by=title", ["bm25"], ["nDCG@10", "IoU@5", "precision_omega"],
                    out=tmp_path, chunkers=["fixed:size=100", "sentence:n=3"])
-    assert [o.retriever for o in outcomes] == ["fixed:size=100 + bm25", "sentence:n=3 + bm25"]
+    assert [o.system for o in outcomes] == ["fixed:size=100 + bm25", "sentence:n=3 + bm25"]
     assert all(o.error is None and 0 < o.means["IoU@5"] < o.means["precision_omega"] for o in outcomes)
     folder = pair_folder(tmp_path, "xquad_en-by-title.test", "bm25", "fixed:size=100")
     metrics = json.loads((folder / "metrics.json").read_text())

@@ -233,12 +233,13 @@ def write_pair(out, dataset, system, values, measure="nDCG@10", order=None):
     """A finished pair folder made by rageval's own writer (``RunFolder.write_scores``), its
     per_query.jsonl in ``order`` (default: the order of ``values``)."""
     from rageval.run_folder import RunFolder, pair_folder
+    from rageval.run_store import PairKey, PairResult
 
     folder = pair_folder(out, dataset, system)
     folder.mkdir(parents=True)
     rows = [{"query_id": q, measure: values[q]} for q in (order or values)]
-    RunFolder(folder, resume=False).write_scores(rows, {"dataset": dataset, "retriever": system, "metrics": {
-        measure: float(np.mean(list(values.values())))}, "n_queries": len(values)})
+    RunFolder(folder, resume=False).write_scores(rows, PairResult(PairKey(dataset, system), {
+        measure: float(np.mean(list(values.values())))}, n_queries=len(values)))
     return folder
 
 

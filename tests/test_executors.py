@@ -44,7 +44,7 @@ def test_ray_writes_what_local_writes_on_two_nodes_and_reuses_caches(cluster, sh
     assert all(o.error is None for o in local)
     runner = f"ray:address={cluster.address}"
     remote = benchmark(str(shared / dataset), specs, ["nDCG@10"], out=tmp_path / "ray", executor=runner)
-    assert [o.retriever for o in remote] == specs and all(o.error is None for o in remote)
+    assert [o.system for o in remote] == specs and all(o.error is None for o in remote)
     assert trec_files(tmp_path / "local", label, specs) == trec_files(tmp_path / "ray", label, specs)
     for o_local, o_remote in zip(local, remote):
         assert o_local.means == o_remote.means

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from rageval import Run
-from rageval.run_folder import RunFolder, pair_folder, read_json, slug
+from rageval.run_folder import RunFolder, pair_folder, slug
+from rageval.run_store import FORMAT, PairKey, PairResult, read_json
 
-SETTINGS = {"dataset": "d", "retriever": "bm25", "config": {"k1": 1.5}, "k": 10}
+SETTINGS = {"dataset": "d", "chunker": None, "retriever": "bm25", "config": {"k1": 1.5}, "k": 10}
 REQUEST = {"metrics": ["nDCG@10"], "ignore_identical_ids": False, "span_unit": "regex", "chroma": False}
 
 
@@ -36,13 +37,14 @@ def write_pair(folder, run=None, settings=SETTINGS, request=REQUEST):
     run = run or Run.from_dict({"q1": {"a": 2.0, "b": 1.0}})
     pair.write_run(run, "bm25", settings, {"index_s": 1.0})
     pair.write_scores([{"query_id": "q1", "nDCG@10": 1.0}],
-                      {"metrics": {"nDCG@10": 1.0}, "run": settings, "request": request, "run_sha256": pair.run_sha256})
+                      PairResult(PairKey("d", "bm25"), {"nDCG@10": 1.0}, settings=settings, request=request,
+                                 run_sha256=pair.run_sha256))
     return pair
 
 
 def test_a_finished_pair_is_reused_only_for_the_same_settings_request_and_run_file(tmp_path):
     write_pair(tmp_path / "p")
-    assert RunFolder(tmp_path / "p").finished(SETTINGS, REQUEST)["metrics"] == {"nDCG@10": 1.0}
+    assert RunFolder(tmp_path / "p").finished(SETTINGS, REQUEST).means == {"nDCG@10": 1.0}
     assert RunFolder(tmp_path / "p", resume=False).finished(SETTINGS, REQUEST) is None
     assert RunFolder(tmp_path / "p").finished({**SETTINGS, "k": 100}, REQUEST) is None
     assert RunFolder(tmp_path / "p").finished(SETTINGS, {**REQUEST, "metrics": ["MRR@10"]}) is None
@@ -80,13 +82,16 @@ def test_what_is_written(tmp_path):
     text = (tmp_path / "p" / "run.trec").read_text()
     assert text == "q1 Q0 a 1 2.0 my_tag\nq1 Q0 b 2 1.0 my_tag\n"
     assert pair.run_sha256 == hashlib.sha256(text.encode()).hexdigest()
-    assert read_json(tmp_path / "p" / "run.json") == {"settings": SETTINGS, "run_sha256": pair.run_sha256,
+    assert read_json(tmp_path / "p" / "run.json") == {"format": FORMAT, "settings": SETTINGS, "run_sha256": pair.run_sha256,
                                                       "timings": {"index_s": 1.0}, "meta": {"note": "x"}}
     assert RunFolder(tmp_path / "p").run_sha256 == pair.run_sha256
-    pair.write_scores(iter([{"query_id": "q1", "nDCG@10": 0.5}, {"query_id": "q2", "nDCG@10": 0.0}]), {"m": 1})
+    result = PairResult(PairKey("d", "bm25"), {"nDCG@10": 0.25}, settings=SETTINGS)
+    pair.write_scores(iter([{"query_id": "q1", "nDCG@10": 0.5}, {"query_id": "q2", "nDCG@10": 0.0}]), result)
     assert (tmp_path / "p" / "per_query.jsonl").read_text().splitlines() == [
         '{"query_id": "q1", "nDCG@10": 0.5}', '{"query_id": "q2", "nDCG@10": 0.0}']
-    assert read_json(tmp_path / "p" / "metrics.json") == {"m": 1}
+    written = read_json(tmp_path / "p" / "metrics.json")
+    assert list(written)[:4] == ["format", "dataset", "retriever", "metrics"] and written["format"] == 2
+    assert (written["dataset"], written["retriever"], written["metrics"]) == ("d", "bm25", {"nDCG@10": 0.25})
     (tmp_path / "p" / "bad.json").write_text("{not json")
     assert read_json(tmp_path / "p" / "bad.json") is None and read_json(tmp_path / "p" / "none.json") is None
     (tmp_path / "p" / "ok.json").write_text(json.dumps({"name": "é"}), encoding="utf-8")

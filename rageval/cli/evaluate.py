@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..benchmarking import CURVE_DEPTH, Outcome, ResultsFile, Scoring
+from ..benchmarking import CURVE_DEPTH, ResultsFile, Scoring
 from ..data import Qrels
 from ..errors import DataError, RagevalError
 from ..evaluation import DEFAULT_METRICS, Results, curves, evaluate
@@ -16,7 +16,8 @@ from ..files import output_folder
 from ..jsonl import check_input_file
 from ..metrics import Measure, parse_measures
 from ..report import CONTROL_CHARACTERS, table
-from ..run_folder import RunFolder, judgments_by_dataset, metrics_record, pair_folder, per_query_rows
+from ..run_folder import RunFolder, pair_folder
+from ..run_store import RESULTS_JSON, RUN_JSON, Outcome, PairKey, PairResult, judgments_by_dataset, per_query_rows
 from ..trec import Run, judgments_fingerprint, read_qrels
 
 log = logging.getLogger("rageval")
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         summary.update(folder.path, outcome)
         note(f"{name}: {folder.path}")
     if args.out:
-        note(f"results: {Path(args.out) / 'results.json'}")
+        note(f"results: {Path(args.out) / RESULTS_JSON}")
     return 0
 
 
@@ -186,7 +187,7 @@ def _dataset(args: argparse.Namespace, qrels: Qrels) -> str:
 def _folder(out: str, dataset: str, name: str) -> RunFolder:
     """The pair folder of a run scored here, refused when ``rageval run`` made its own run there."""
     folder = RunFolder(pair_folder(out, dataset, name), resume=False)
-    if (folder.path / "run.json").exists():
+    if (folder.path / RUN_JSON).exists():
         raise RagevalError(f"{folder.path} holds a run that rageval run made (retriever {name!r} on {dataset}): "
                            "choose another --name")
     return folder
@@ -201,9 +202,8 @@ def _write(folder: RunFolder, dataset: str, name: str, path: Path, qrels_path: P
     folder.write_foreign_run(trec_run, tag=name)
     settings = {"dataset": dataset, "split": None, "chunker": None, "retriever": name, "run_file": str(path),
                 "qrels_file": str(qrels_path), "k": trec_run.k}
-    record = metrics_record(dataset, name, results, settings=settings, request=Scoring(tuple(measures)).request(),
-                            judgments=judgments_fingerprint(qrels), run_sha256=folder.run_sha256, curves=at_k,
-                            timings=timings)
+    record = PairResult.of(PairKey(dataset, name), results, settings=settings,
+                           request=Scoring(tuple(measures)).request(), judgments=judgments_fingerprint(qrels),
+                           run_sha256=folder.run_sha256, curves=at_k, timings=timings)
     folder.write_scores(per_query_rows(results, qrels), record)
-    return Outcome(dataset, name, results.means, timings, n_queries=results.n_queries, intervals=record["intervals"],
-                   ties=results.ties)
+    return Outcome.of(record)

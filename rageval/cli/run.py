@@ -5,13 +5,15 @@ import argparse
 from pathlib import Path
 
 from ..benchmarking import benchmark
-from ..compare import compare, read_systems
+from ..compare import compare, system
 from ..errors import RagevalError
 from ..evaluation import DEFAULT_METRICS, SPAN_METRICS
 from ..files import output_folder
 from ..metrics import MAX_CUTOFF, parse_measures
 from ..registry import number_option
 from ..report import leaderboard
+from ..run_records import read_output
+from ..run_store import RESULTS_JSON
 
 DEFAULT_DATASET = "code:stdlib"
 RUN_EXAMPLES = """examples:
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         from ..report_page import write_report
 
         print(f"\nreport: {write_report(out, baseline=args.baseline, seed=args.seed)}")
-    print(f"\nresults: {out / 'results.json'}")
+    print(f"\nresults: {out / RESULTS_JSON}")
     return 1 if any(o.error for o in outcomes) else 0
 
 
@@ -83,15 +85,15 @@ def _baseline_marks(args: argparse.Namespace, outcomes, measures) -> dict[tuple[
     test, Holm over the dataset's comparisons), per chunker when chunkers were run."""
     if not args.baseline:
         return {}
-    finished = {(o.dataset, o.retriever) for o in outcomes if not o.error}
-    systems = [s for s in read_systems(Path(args.out)) if (s.dataset, s.name) in finished]
+    finished = {(o.dataset, o.system) for o in outcomes if not o.error}
+    pairs = [p for p in read_output(Path(args.out)).finished() if (p.dataset, p.system) in finished]
     marks = {}
     for chunker in args.chunker or [None]:
-        prefix = f"{chunker} + " if chunker else ""
-        group = [s for s in systems if s.name.startswith(prefix) and (chunker or " + " not in s.name)]
-        if not any(s.name == prefix + args.baseline for s in group):
+        group = [p for p in pairs if p.key.chunker == chunker]
+        baseline = next((p.system for p in group if p.key.retriever == args.baseline), None)
+        if baseline is None:
             continue
-        for t in compare(group, [m.name for m in measures], prefix + args.baseline, seed=args.seed):
+        for t in compare([system(p) for p in group], [m.name for m in measures], baseline, seed=args.seed):
             marks.update({(t.dataset, r.system, t.measure): "▲" if r.difference > 0 else "▼"
                           for r in t.rows if r.significant})
     return marks
