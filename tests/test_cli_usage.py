@@ -3,6 +3,7 @@ suggestion, and a Python session started in the folder above the clone says why 
 found the wrong thing."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,14 @@ def test_import_from_the_folder_holding_the_clone_gets_the_installed_package(tmp
     assert done.stderr.strip().splitlines()[-1] == (
         f"ImportError: 'import rageval' found the folder of rageval's source checkout, {tmp_path / 'rageval'}, "
         "and no installed rageval: install it (pip install -e <that folder>), or run Python inside the checkout")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`rageval list -v | true`: the pipe is closed when rageval writes; it stops quietly, exit 1."""
+    reader, writer = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "rageval.cli", "list", "-v"], stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
+    os.close(reader)  # the reader is gone before rageval writes its first line
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert proc.returncode == 1

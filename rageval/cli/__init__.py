@@ -7,6 +7,7 @@ import argparse
 import ast
 import difflib
 import logging
+import os
 import re
 import signal
 import sys
@@ -169,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagevalError as e:
         print(f"rageval: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`rageval list | head`): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print(f"rageval: interrupted; {_interrupted(args)}", file=sys.stderr)
         return 130
