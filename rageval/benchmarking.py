@@ -187,16 +187,7 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     Returns one Outcome per pair; ``<out>/results.json`` holds every finished pair.
     """
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
-    if not 1 <= k <= MAX_CUTOFF:
-        raise RagevalError(f"--k must be between 1 and {MAX_CUTOFF}, got {k}")
-    if sample is not None and sample < 1:
-        raise RagevalError(f"--sample must be at least 1, got {sample}")
-    check_seed(seed)
-    try:  # an unknown unit is an error even when no span measure uses it
-        Unit(span_unit)
-    except SpecError as e:
-        raise SpecError(f"--span-unit: {e}") from None
-    check_cache()
+    _check_settings(k, sample, seed, span_unit)
     # Every check a user's input can fail comes before any heavy import (torch, sentence-transformers):
     # paths, measures and chunker specs first, then the retriever specs (the defaults only looked up).
     loaders = [dataset_loader(spec) for spec in datasets]
@@ -208,31 +199,14 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     for spec in retrievers:
         registry.resolve("retrievers", spec)
     runner = make_executor(executor)
-    for spec in retrievers:  # option values the constructors check (k1 >= 0, a model that exists...)
-        try:
-            registry.create("retrievers", spec)
-        except RagevalError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
-            raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
+    _check_retriever_values(retrievers)
     out = output_folder(out, "--out")
     results = ResultsFile(out)  # a newer format under --out is refused before any dataset is loaded
-    stale = {out: sum(remove_stale(folder) for folder in own_folders(out)), cache_dir(): remove_stale(cache_dir(), 2)}
-    for folder, removed in stale.items():
-        if removed:
-            log.info("removed %d temporary files left by interrupted runs under %s", removed, folder)
+    _remove_stale(out)
     loaded = [load_dataset(spec, split, loader) for spec, loader in zip(datasets, loaders)]
     if sample is not None:
         loaded = [_sampled(dataset, sample, seed) for dataset in loaded]
-    for dataset in loaded:  # before any chunking or indexing
-        if dataset.spans is None and (span := [m.name for m in scoring.measures if m.uses_spans]):
-            raise RagevalError(f"{', '.join(span)}: span measures need reference spans, and dataset "
-                               f"{dataset.label!r} has none (spans.jsonl in a BEIR folder, or a docs: folder)")
-    for dataset, (chunker_spec, _), spec in product(loaded, made, retrievers):  # before any indexing
-        folder = pair_folder(out, dataset.label, spec, chunker_spec)
-        refuse_links(folder)
-        if resume:
-            read_manifest(folder / RUN_JSON)  # a run.json in a newer format is an error here, not a failed pair
+    _check_pairs(loaded, [spec for spec, _ in made], retrievers, scoring, out, resume)
     output_folder(out, "--out", create=True)
     tasks, folders = [], []
     for spec_of_dataset, loader, dataset in zip(datasets, loaders, loaded):
@@ -246,10 +220,65 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     for i, outcome in runner.run(tasks):
         outcomes[i] = outcome
         results.update(folders[i], outcome)
+    _write_query_texts(out, loaded)
+    return [o for o in outcomes if o is not None]
+
+
+def _check_settings(k: int, sample: int | None, seed: int, span_unit: str) -> None:
+    """The numeric options, the span unit and the cache folder, checked before anything else."""
+    if not 1 <= k <= MAX_CUTOFF:
+        raise RagevalError(f"--k must be between 1 and {MAX_CUTOFF}, got {k}")
+    if sample is not None and sample < 1:
+        raise RagevalError(f"--sample must be at least 1, got {sample}")
+    check_seed(seed)
+    try:  # an unknown unit is an error even when no span measure uses it
+        Unit(span_unit)
+    except SpecError as e:
+        raise SpecError(f"--span-unit: {e}") from None
+    check_cache()
+
+
+def _check_retriever_values(retrievers: Sequence[str]) -> None:
+    """Construct each retriever once: the option values its constructor checks (k1 >= 0, a model that
+    exists...); a plugin's own exception is still a bad spec (SpecError naming it)."""
+    for spec in retrievers:
+        try:
+            registry.create("retrievers", spec)
+        except RagevalError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plugin's own check: still a bad spec
+            raise SpecError(f"retriever {spec!r}: {type(e).__name__}: {e}") from None
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary files interrupted runs left under ``out`` and in the cache, saying how many."""
+    stale = {out: sum(remove_stale(folder) for folder in own_folders(out)), cache_dir(): remove_stale(cache_dir(), 2)}
+    for folder, removed in stale.items():
+        if removed:
+            log.info("removed %d temporary files left by interrupted runs under %s", removed, folder)
+
+
+def _check_pairs(loaded: Sequence[Dataset], chunkers: Sequence[str | None], retrievers: Sequence[str],
+                 scoring: Scoring, out: Path, resume: bool) -> None:
+    """Before any chunking or indexing: span measures need every dataset to have spans; no pair folder
+    may be a link; on resume, a run.json in a newer format is an error here, not a failed pair."""
     for dataset in loaded:
-        try:  # the query texts, for the report's hover text; the scores do not depend on them
+        if dataset.spans is None and (span := [m.name for m in scoring.measures if m.uses_spans]):
+            raise RagevalError(f"{', '.join(span)}: span measures need reference spans, and dataset "
+                               f"{dataset.label!r} has none (spans.jsonl in a BEIR folder, or a docs: folder)")
+    for dataset, chunker_spec, spec in product(loaded, chunkers, retrievers):
+        folder = pair_folder(out, dataset.label, spec, chunker_spec)
+        refuse_links(folder)
+        if resume:
+            read_manifest(folder / RUN_JSON)
+
+
+def _write_query_texts(out: Path, loaded: Sequence[Dataset]) -> None:
+    """Each dataset's query texts, for the report's hover text (the scores do not depend on them: a
+    failure is a warning)."""
+    for dataset in loaded:
+        try:
             (out / slug(dataset.label)).mkdir(exist_ok=True)
             write_queries(out / slug(dataset.label), dataset.queries.items())
         except (OSError, RagevalError) as e:
             log.warning("%s (the report will show query ids without their text)", e)
-    return [o for o in outcomes if o is not None]

@@ -130,56 +130,79 @@ def compare(systems: Sequence[System], measures: Sequence[str] | None = None, ba
     for dataset in dict.fromkeys(s.dataset for s in systems):
         group = [s for s in systems if s.dataset == dataset]
         names = [s.name for s in group]
-        common = [m for m in group[0].values if all(m in s.values for s in group)]
-        wanted = list(measures) if measures else common
-        missing = [m for m in wanted if m not in common]
-        if missing:
-            raise RagevalError(f"{dataset}: {', '.join(missing)} not scored for every system; common: "
-                               f"{', '.join(common) or 'none'}")
         base = names.index(baseline) if baseline is not None else 0
         pairs = [(i, j) for i in range(len(group)) for j in range(i + 1, len(group))] if pairwise \
             else [(i, base) for i in range(len(group)) if i != base]
-        found = []
-        for measure in wanted:
-            queries, matrix = _paired(group, measure)
-            if len(queries) < 2:
-                raise RagevalError(f"{dataset} {measure}: {len(queries)} scored queries; a comparison needs at least 2")
-            rows = [Row(name, float(matrix[i].mean()),
-                        *(interval(matrix[i], seed) if intervals else (float(matrix[i].mean()),) * 2))
-                    for i, name in enumerate(names)]
-            filled = {s.name: s.without_results for s in group}
-            found.append((Table(dataset, measure, len(queries), filled, rows), matrix, tuple(queries)))
-        by_queries: dict[tuple[str, ...], list[int]] = {}
-        for index, (_, _, queries) in enumerate(found):
-            by_queries.setdefault(queries, []).append(index)
-        p_of: dict[int, np.ndarray] = {}
-        for indices in by_queries.values():  # measures on the same queries share one set of flips
-            if not pairs:
-                break
-            a = np.vstack([found[i][1][[x for x, _ in pairs]] for i in indices])
-            b = np.vstack([found[i][1][[y for _, y in pairs]] for i in indices])
-            p = p_values(a, b, test, permutations, seed)
-            for n, i in enumerate(indices):
-                p_of[i] = p[n * len(pairs):(n + 1) * len(pairs)]
-        raw = [p for i in range(len(found)) for p in p_of.get(i, [])]
-        adjusted = iter(correct(raw, correction))
+        found = [_measure_table(dataset, group, measure, seed, intervals)
+                 for measure in _measures_of(dataset, group, measures)]
+        adjusted = iter(correct(_raw_p_values(found, pairs, test, permutations, seed), correction))
         for table, matrix, _ in found:
             if pairwise:
-                extra = []
-                for i, j in pairs:
-                    p = next(adjusted)
-                    extra.append(Row(f"{names[i]} vs {names[j]}", table.rows[i].mean, table.rows[i].low,
-                                     table.rows[i].high, names[j], float(matrix[i].mean() - matrix[j].mean()),
-                                     float(p), bool(p < alpha)))
-                table.rows = extra
+                table.rows = [_pair_row(table, matrix, names, i, j, next(adjusted), alpha) for i, j in pairs]
             else:
                 for i, _ in pairs:
-                    p = next(adjusted)
-                    row = table.rows[i]
-                    row.against, row.difference = names[base], row.mean - table.rows[base].mean
-                    row.p, row.significant = float(p), bool(p < alpha)
+                    _mark_against(table.rows[i], table.rows[base], next(adjusted), alpha)
             tables.append(table)
     return tables
+
+
+def _measures_of(dataset: str, group: Sequence[System], measures: Sequence[str] | None) -> list[str]:
+    """The measures compared on one dataset: ``measures``, or every one that all its systems were
+    scored on; a measure asked that some system lacks is an error naming the common ones."""
+    common = [m for m in group[0].values if all(m in s.values for s in group)]
+    wanted = list(measures) if measures else common
+    missing = [m for m in wanted if m not in common]
+    if missing:
+        raise RagevalError(f"{dataset}: {', '.join(missing)} not scored for every system; common: "
+                           f"{', '.join(common) or 'none'}")
+    return wanted
+
+
+def _measure_table(dataset: str, group: Sequence[System], measure: str, seed: int,
+                   intervals: bool) -> tuple[Table, np.ndarray, tuple[str, ...]]:
+    """The table of one measure with each system's mean (and bootstrap interval), its [systems,
+    queries] matrix and the queries paired; fewer than 2 scored queries is an error."""
+    queries, matrix = _paired(group, measure)
+    if len(queries) < 2:
+        raise RagevalError(f"{dataset} {measure}: {len(queries)} scored queries; a comparison needs at least 2")
+    rows = [Row(s.name, float(matrix[i].mean()),
+                *(interval(matrix[i], seed) if intervals else (float(matrix[i].mean()),) * 2))
+            for i, s in enumerate(group)]
+    filled = {s.name: s.without_results for s in group}
+    return Table(dataset, measure, len(queries), filled, rows), matrix, tuple(queries)
+
+
+def _raw_p_values(found: Sequence[tuple[Table, np.ndarray, tuple[str, ...]]], pairs: Sequence[tuple[int, int]],
+                  test: str, permutations: int, seed: int) -> list[float]:
+    """The uncorrected p-value of every comparison ``pairs`` (system indices) of every table of
+    ``found``, table by table; the measures scored on the same queries share one set of flips."""
+    if not pairs:
+        return []
+    by_queries: dict[tuple[str, ...], list[int]] = {}
+    for index, (_, _, queries) in enumerate(found):
+        by_queries.setdefault(queries, []).append(index)
+    p_of: dict[int, np.ndarray] = {}
+    for indices in by_queries.values():
+        a = np.vstack([found[i][1][[x for x, _ in pairs]] for i in indices])
+        b = np.vstack([found[i][1][[y for _, y in pairs]] for i in indices])
+        p = p_values(a, b, test, permutations, seed)
+        for n, i in enumerate(indices):
+            p_of[i] = p[n * len(pairs):(n + 1) * len(pairs)]
+    return [p for i in range(len(found)) for p in p_of[i]]
+
+
+def _pair_row(table: Table, matrix: np.ndarray, names: Sequence[str], i: int, j: int, p: float,
+              alpha: float) -> Row:
+    """The row of a pairwise comparison of system ``i`` against ``j`` (p corrected)."""
+    row = table.rows[i]
+    return Row(f"{names[i]} vs {names[j]}", row.mean, row.low, row.high, names[j],
+               float(matrix[i].mean() - matrix[j].mean()), float(p), bool(p < alpha))
+
+
+def _mark_against(row: Row, base: Row, p: float, alpha: float) -> None:
+    """Fill in ``row``'s comparison with the baseline row (p corrected)."""
+    row.against, row.difference = base.system, row.mean - base.mean
+    row.p, row.significant = float(p), bool(p < alpha)
 
 
 def across(tables: Sequence[Table], correction: str = "holm", alpha: float = 0.05, seed: int = 0) -> list[dict[str, Any]]:

@@ -86,10 +86,7 @@ def _evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run
     scored = qrels.scored(asked)
     searched = corpus if corpus is not None else parents
 
-    ranked: dict[str, list[tuple[str, float]]] = {}
-    for qid, docs, scores in run.results():
-        if qid in asked:
-            ranked[qid] = sorted(zip(docs, scores), key=lambda p: (p[1], p[0]), reverse=True)
+    ranked = _ranked(run, asked)
     if desc == "scoring" and scored and not any(ranked.get(q) for q in scored):
         log.warning("the run lists %d queries (%d results), none of the %d judged queries with a relevant "
                     "judgment: every one of them scores 0", len(run), int((run.indices >= 0).sum()), len(scored))
@@ -110,15 +107,33 @@ def _evaluate(qrels: Qrels | Mapping[str, Mapping[str, int]] | Dataset, run: Run
             if tie_aware_values else {}
     names = [m.name for m in parsed]
     means = {n: (sum(per_query[n].values()) / len(per_query[n]) if per_query[n] else 0.0) for n in names}
-    settings: dict[str, Any] = {"metrics": names, "ignore_identical_ids": ignore_identical_ids,
-                                "tie_break": "score desc, doc id desc (trec_eval)"}
-    if (units := span_units(parsed)) is not None:
-        settings["span_unit"] = units
-    if corpus is not None and corpus is not parents:
-        settings["document_rank"] = "rank of the document's best chunk"
     return Results(means=means, per_query={n: per_query[n] for n in names}, n_queries=len(scored),
                    n_without_relevant=len(asked) - len(scored),
-                   n_without_results=sum(1 for q in scored if not ranked.get(q)), settings=settings, ties=ties)
+                   n_without_results=sum(1 for q in scored if not ranked.get(q)),
+                   settings=_settings(parsed, ignore_identical_ids, corpus is not None and corpus is not parents),
+                   ties=ties)
+
+
+def _ranked(run: Run, asked: set[str]) -> dict[str, list[tuple[str, float]]]:
+    """The (document, score) results of each query of ``asked`` in the run, in trec_eval's order
+    (score descending, ties by document id descending)."""
+    ranked: dict[str, list[tuple[str, float]]] = {}
+    for qid, docs, scores in run.results():
+        if qid in asked:
+            ranked[qid] = sorted(zip(docs, scores), key=lambda p: (p[1], p[0]), reverse=True)
+    return ranked
+
+
+def _settings(measures: Sequence[Measure], ignore_identical_ids: bool, chunked: bool) -> dict[str, Any]:
+    """How the scores were computed, as ``Results.settings`` records it: the measures, the options,
+    the tie rule, the span unit(s) and, for a ``chunked`` corpus, how documents are ranked."""
+    settings: dict[str, Any] = {"metrics": [m.name for m in measures], "ignore_identical_ids": ignore_identical_ids,
+                                "tie_break": "score desc, doc id desc (trec_eval)"}
+    if (units := span_units(measures)) is not None:
+        settings["span_unit"] = units
+    if chunked:
+        settings["document_rank"] = "rank of the document's best chunk"
+    return settings
 
 
 CURVES = ("Recall", "nDCG", "Sufficiency")

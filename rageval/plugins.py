@@ -23,6 +23,8 @@ class Plugin:
     spec: str = ""
     options: dict[str, Any]
     given: dict[str, Any]
+    # What an option's default of None stands for, by option name (``rageval list -v`` shows it).
+    none_means: ClassVar[dict[str, str]] = {}
 
     def __new__(cls, *args: Any, **kwargs: Any):
         instance = super().__new__(cls)

@@ -17,6 +17,7 @@ import copy
 import logging
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,11 +40,10 @@ from .dense import Dense, installed
 log = logging.getLogger("rageval")
 
 FORMAT = 1
-DEFAULTS: dict[str, Any] = {
-    "graph": True, "hidden": 128, "layers": 2, "pool_ratio": 0.5, "max_nodes": 256, "type_buckets": 4096,
-    "token_buckets": 16384, "max_subtokens": 4, "dropout": 0.3, "epochs": 10, "batch_size": 128, "lr": 1e-4,
-    "temperature": 0.05, "seed": 0,
-}
+# The options that make the model: a checkpoint's configuration and the trained model's cache key hold them.
+MODEL_OPTIONS = ("graph", "hidden", "layers", "pool_ratio", "max_nodes", "type_buckets", "token_buckets",
+                 "max_subtokens", "dropout", "epochs", "batch_size", "lr", "temperature", "seed")
+POSITIVE = ("hidden", "layers", "max_nodes", "type_buckets", "token_buckets", "epochs", "batch_size")
 ENCODE_BATCH = 256
 
 
@@ -52,25 +52,23 @@ class AstGnn(Retriever):
 
     name = "astgnn"
     default_train = "code:stdlib"
+    none_means = {"checkpoint": "train a model, cached", "max_train_s": "no wall-clock cap"}
 
     def __init__(self, checkpoint: Path | None = None, train: str = "auto", model: str = DEFAULT_MODEL,
-                 graph: bool | None = None, hidden: int | None = None, layers: int | None = None,
-                 pool_ratio: float | None = None, max_nodes: int | None = None, type_buckets: int | None = None,
-                 token_buckets: int | None = None, max_subtokens: int | None = None, dropout: float | None = None,
-                 epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
-                 temperature: float | None = None, seed: int | None = None, max_train_s: float | None = None,
-                 language: str = "python", index: Literal["flat", "hnsw", "ivf"] = "flat"):
-        given = {k: v for k, v in self.given.items() if k in DEFAULTS and v is not None}
-        if not 0 < given.get("pool_ratio", 0.5) <= 1 or given.get("max_subtokens", 0) < 0 or any(
-                given.get(k, 1) < 1 for k in ("hidden", "layers", "max_nodes", "type_buckets", "token_buckets",
-                                              "epochs", "batch_size")):
+                 graph: bool = True, hidden: int = 128, layers: int = 2, pool_ratio: float = 0.5, max_nodes: int = 256,
+                 type_buckets: int = 4096, token_buckets: int = 16384, max_subtokens: int = 4, dropout: float = 0.3,
+                 epochs: int = 10, batch_size: int = 128, lr: float = 1e-4, temperature: float = 0.05, seed: int = 0,
+                 max_train_s: float | None = None, language: str = "python",
+                 index: Literal["flat", "hnsw", "ivf"] = "flat"):
+        params = {k: self.options[k] for k in MODEL_OPTIONS}
+        if not 0 < pool_ratio <= 1 or max_subtokens < 0 or any(params[k] < 1 for k in POSITIVE):
             raise SpecError("astgnn: sizes must be positive (max_subtokens may be 0) and 0 < pool_ratio <= 1")
         self.dense = Dense(model=model, index=index)
         self.train_spec = None if train == "auto" else train
         self.language, self.max_train_s = language, max_train_s
         self.checkpoint = checkpoint
-        self.params = {**DEFAULTS, **given}
-        self._given = given
+        self.params = params
+        self._given = {k: v for k, v in self.given.items() if k in MODEL_OPTIONS}  # what a checkpoint must match
         self._model = None
         self.train_info: dict[str, Any] = {}
         self._graphs_of: tuple[str | None, list[CodeGraph]] = (None, [])  # (corpus fingerprint, its graphs)
@@ -120,7 +118,7 @@ class AstGnn(Retriever):
         if differ:
             raise RagevalError(f"astgnn: checkpoint {path} does not match the requested options: " + ", ".join(
                 f"{k}={theirs!r} in the checkpoint, {k}={ours!r} asked" for k, (theirs, ours) in differ.items()))
-        self.params = {k: config[k] for k in DEFAULTS}
+        self.params = {k: config[k] for k in MODEL_OPTIONS}
         self._model = self._build()
         self._model.load_state_dict(saved["state"])
         self._model.eval()
@@ -191,77 +189,80 @@ class AstGnn(Retriever):
             self._given = {}
             self._load_checkpoint(cached)
             return
-        pairs = [(row, train.corpus.position(d)) for row, q in enumerate(train.queries.ids)
-                 for d in train.qrels.relevant(q) if d in train.corpus]
-        if not pairs:
-            raise RagevalError(f"astgnn: {train.label} has no (query, relevant document) pair to train on")
-        p = self.params
-        torch.manual_seed(p["seed"])
+        pairs = _training_pairs(train)
+        torch.manual_seed(self.params["seed"])
         start = time.perf_counter()
-        queries = Corpus(ids=train.queries.ids, texts=train.queries.texts, fields=("text",))
-        q_text = torch.from_numpy(np.array(self.dense.encoder.corpus_embeddings(
-            queries, self.dense.query_prefix, desc="astgnn: encoding training queries", unit="query")))
-        d_text = self.dense.encode_corpus(train.corpus)
-        q_rows = np.array([q for q, _ in pairs])
-        docs = np.array([d for _, d in pairs])
-        unique_docs, doc_slot = np.unique(docs, return_inverse=True)
-        graphs, stats = self.graphs(train.corpus, unique_docs) if p["graph"] else ([], {})
-        d_vectors = torch.from_numpy(np.array(d_text[unique_docs]))
+        data = self._training_data(train, pairs)
         model = self._model = self._build()
         model.train()
+        selection = _BestEpoch(train.corpus, dev, self) if dev is not None else None
+        losses = self._train_epochs(data, selection, start)
+        model.eval()
+        self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": len(losses),
+                           "max_train_s": self.max_train_s, "reproducible": len(losses) == self.params["epochs"],
+                           "loss": losses, "seconds": round(time.perf_counter() - start, 1), "graphs": data.stats,
+                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        if selection is not None:
+            model.load_state_dict(selection.state)
+            self.train_info.update(dev=selection.dev.label, dev_mrr_at_10=[round(m, 4) for m in selection.mrr],
+                                   best_epoch=selection.epoch)
+        log.info("astgnn: trained on %d pairs of %s in %.1f s (loss %s)%s", len(pairs), train.label,
+                 self.train_info["seconds"], " -> ".join(map(str, losses)), selection.summary() if selection else "")
+        self.save_checkpoint(cached)
+
+    def _encode_queries(self, dataset: Dataset, desc: str) -> np.ndarray:
+        """The shared dense encoder's vectors of ``dataset``'s query texts (with the query prefix)."""
+        queries = Corpus(ids=dataset.queries.ids, texts=dataset.queries.texts, fields=("text",))
+        return np.array(self.dense.encoder.corpus_embeddings(queries, self.dense.query_prefix, desc=desc,
+                                                             unit="query"))
+
+    def _training_data(self, train: Dataset, pairs: list[tuple[int, int]]) -> _TrainingPairs:
+        """The (query row, document position) ``pairs`` of ``train`` with what a batch needs: query and
+        document text vectors, and the graphs of the documents (each distinct document once)."""
+        import torch
+
+        q_text = torch.from_numpy(self._encode_queries(train, "astgnn: encoding training queries"))
+        d_text = self.dense.encode_corpus(train.corpus)
+        docs = np.array([d for _, d in pairs])
+        unique_docs, doc_slot = np.unique(docs, return_inverse=True)
+        graphs, stats = self.graphs(train.corpus, unique_docs) if self.params["graph"] else ([], {})
+        return _TrainingPairs(q_text, np.array([q for q, _ in pairs]), doc_slot,
+                              torch.from_numpy(np.array(d_text[unique_docs])), graphs, stats, self.params["graph"])
+
+    def _train_epochs(self, data: _TrainingPairs, selection: _BestEpoch | None, start: float) -> list[float]:
+        """AdamW over ``params["epochs"]`` passes of ``data`` in an order drawn from the seed (each epoch
+        scored by ``selection`` when given), stopped early only by ``max_train_s``; the mean loss per epoch."""
+        import torch
+
+        p, model = self.params, self._require_model()
         optimizer = torch.optim.AdamW(model.parameters(), lr=p["lr"])
         order = torch.Generator().manual_seed(p["seed"])
-        losses, epochs_done = [], 0
-        from .astgnn_model import collate
-
-        if dev is not None:
-            dev_queries = Corpus(ids=dev.queries.ids, texts=dev.queries.texts, fields=("text",))
-            dev_text = np.array(self.dense.encoder.corpus_embeddings(
-                dev_queries, self.dense.query_prefix, desc="astgnn: encoding dev queries", unit="query"))
-            dev_mrr = [self._dev_mrr(train.corpus, dev, dev_text)]
-            best = (dev_mrr[0], 0, copy.deepcopy(model.state_dict()))
-
-        with progress(p["epochs"] * len(pairs), f"astgnn: training ({p['epochs']} epochs)", unit="pair") as step:
+        losses: list[float] = []
+        with progress(p["epochs"] * len(data), f"astgnn: training ({p['epochs']} epochs)", unit="pair") as step:
             for _ in range(p["epochs"]):
                 total = 0.0
-                for batch in torch.randperm(len(pairs), generator=order).split(p["batch_size"]):
-                    rows = batch.numpy()
-                    slots = doc_slot[rows]
-                    g = collate([graphs[s] for s in slots]) if p["graph"] else None
-                    d = model.encode_documents(d_vectors[slots], g)
-                    q = model.encode_queries(q_text[q_rows[rows]])
-                    logits = q @ d.T / p["temperature"]
-                    same = torch.from_numpy(slots[:, None] == slots[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
-                    logits = logits.masked_fill(same, float("-inf"))
-                    loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(rows)))
+                for batch in torch.randperm(len(data), generator=order).split(p["batch_size"]):
+                    loss = data.loss(model, batch.numpy(), p["temperature"])
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-                    total += loss.item() * len(rows)
-                    step.update(len(rows))
-                losses.append(round(total / len(pairs), 4))
-                epochs_done += 1
-                if dev is not None:
-                    dev_mrr.append(self._dev_mrr(train.corpus, dev, dev_text))
-                    if dev_mrr[-1] > best[0]:
-                        best = (dev_mrr[-1], epochs_done, copy.deepcopy(model.state_dict()))
-                if self.max_train_s is not None and time.perf_counter() - start > self.max_train_s \
-                        and epochs_done < p["epochs"]:
-                    log.warning("astgnn: training stopped after %d of %d epochs by max_train_s=%s: this model is "
-                                "not reproducible", epochs_done, p["epochs"], self.max_train_s)
+                    total += loss.item() * len(batch)
+                    step.update(len(batch))
+                losses.append(round(total / len(data), 4))
+                if selection is not None:
+                    selection.observe(len(losses), model)
+                if self._out_of_time(start, len(losses)):
                     break
-        model.eval()
-        self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": epochs_done,
-                           "max_train_s": self.max_train_s, "reproducible": epochs_done == p["epochs"], "loss": losses,
-                           "seconds": round(time.perf_counter() - start, 1), "graphs": stats,
-                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        if dev is not None:
-            model.load_state_dict(best[2])
-            self.train_info.update(dev=dev.label, dev_mrr_at_10=[round(m, 4) for m in dev_mrr], best_epoch=best[1])
-        log.info("astgnn: trained on %d pairs of %s in %.1f s (loss %s)%s", len(pairs), train.label,
-                 self.train_info["seconds"], " -> ".join(map(str, losses)),
-                 f"; dev MRR@10 {' -> '.join(f'{m:.4f}' for m in dev_mrr)}, kept epoch {best[1]}" if dev else "")
-        self.save_checkpoint(cached)
+        return losses
+
+    def _out_of_time(self, start: float, epochs_done: int) -> bool:
+        """Whether ``max_train_s`` stops training after ``epochs_done`` epochs (with a warning)."""
+        if self.max_train_s is None or time.perf_counter() - start <= self.max_train_s \
+                or epochs_done >= self.params["epochs"]:
+            return False
+        log.warning("astgnn: training stopped after %d of %d epochs by max_train_s=%s: this model is "
+                    "not reproducible", epochs_done, self.params["epochs"], self.max_train_s)
+        return True
 
     # -- index and search ----------------------------------------------------------------------
 
@@ -313,3 +314,67 @@ class AstGnn(Retriever):
         run = self.dense.search_vectors(queries.ids, self.query_vectors(queries), k)
         run.meta["astgnn"] = {"graphs": self.graph_stats, "train": self.train_info}
         return run
+
+
+def _training_pairs(train: Dataset) -> list[tuple[int, int]]:
+    """One (query row, document position) pair per relevant judgment of ``train`` whose document is in its corpus."""
+    pairs = [(row, train.corpus.position(d)) for row, q in enumerate(train.queries.ids)
+             for d in train.qrels.relevant(q) if d in train.corpus]
+    if not pairs:
+        raise RagevalError(f"astgnn: {train.label} has no (query, relevant document) pair to train on")
+    return pairs
+
+
+@dataclass
+class _TrainingPairs:
+    """Training pairs, encoded: per pair its query's row of ``q_text`` and its document's slot in
+    ``d_vectors`` / ``graphs`` (the distinct documents), and the graph counts."""
+
+    q_text: Any  # torch.Tensor [queries, dim]
+    q_rows: np.ndarray
+    doc_slot: np.ndarray
+    d_vectors: Any  # torch.Tensor [distinct documents, dim]
+    graphs: list[CodeGraph]
+    stats: dict[str, int]
+    use_graph: bool
+
+    def __len__(self) -> int:
+        return len(self.q_rows)
+
+    def loss(self, model: Any, rows: np.ndarray, temperature: float) -> Any:
+        """InfoNCE over the pairs ``rows``: cross-entropy over cosine similarities / ``temperature``, every
+        other document of the batch a negative (the same document twice is never its own negative)."""
+        import torch
+
+        from .astgnn_model import collate
+
+        slots = self.doc_slot[rows]
+        g = collate([self.graphs[s] for s in slots]) if self.use_graph else None
+        d = model.encode_documents(self.d_vectors[slots], g)
+        q = model.encode_queries(self.q_text[self.q_rows[rows]])
+        logits = q @ d.T / temperature
+        same = torch.from_numpy(slots[:, None] == slots[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
+        logits = logits.masked_fill(same, float("-inf"))
+        return torch.nn.functional.cross_entropy(logits, torch.arange(len(rows)))
+
+
+class _BestEpoch:
+    """Model selection on a dev split: MRR@10 after each epoch (epoch 0, the untrained start, first),
+    keeping the state of the first epoch with the best value."""
+
+    def __init__(self, corpus: Corpus, dev: Dataset, retriever: AstGnn):
+        self.corpus, self.dev, self.retriever = corpus, dev, retriever
+        self.text = retriever._encode_queries(dev, "astgnn: encoding dev queries")
+        self.mrr: list[float] = []
+        self.epoch, self.state = 0, None
+        self.observe(0, retriever._require_model())
+
+    def observe(self, epoch: int, model: Any) -> None:
+        """Score the model after ``epoch``; keep its state when it beats every earlier epoch."""
+        self.mrr.append(self.retriever._dev_mrr(self.corpus, self.dev, self.text))
+        if len(self.mrr) == 1 or self.mrr[-1] > max(self.mrr[:-1]):
+            self.epoch, self.state = epoch, copy.deepcopy(model.state_dict())
+
+    def summary(self) -> str:
+        """The dev MRR@10 of every epoch and the one kept, for the training log line."""
+        return f"; dev MRR@10 {' -> '.join(f'{m:.4f}' for m in self.mrr)}, kept epoch {self.epoch}"

@@ -63,6 +63,52 @@ def score_top_k(*args):
     return compiled(*args)
 
 
+def _count_batches(batches: Iterable[tuple[np.ndarray, np.ndarray]],
+                   n_terms: Callable[[], int]) -> tuple[list[sp.csr_matrix], np.ndarray]:
+    """Each batch reduced to a [documents, terms] matrix of term counts, and every document's length;
+    EmptyVocabulary when no document has a term."""
+    parts, lengths = [], []
+    for term_ids, lens in batches:
+        docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
+        counts = sp.csr_matrix((np.ones(len(term_ids), dtype=np.int32), (docs, term_ids)),
+                               shape=(len(lens), n_terms()))
+        counts.sum_duplicates()
+        parts.append(counts)
+        lengths.append(lens)
+    if n_terms() == 0:
+        raise EmptyVocabulary("no term in any document")
+    return parts, np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
+
+
+def _term_major(parts: list[sp.csr_matrix], n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-batch counts ``parts`` (emptied as they are placed, to free them) as term-major
+    postings: (document frequency per term, row pointers, document ids, term frequencies). A counting
+    sort by term; within a term, documents stay in corpus order."""
+    df = np.zeros(n_vocab, dtype=np.int64)
+    for part in parts:
+        df += np.bincount(part.indices, minlength=n_vocab)
+    index_dtype = np.int32 if df.sum() < 2**31 else np.int64
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(index_dtype)
+    doc_ids = np.empty(indptr[-1], dtype=np.int32)
+    tf = np.empty(indptr[-1], dtype=np.int32)
+    fill = indptr[:-1].copy()
+    first_doc = 0
+    while parts:
+        part = parts.pop(0)
+        rows = np.repeat(np.arange(first_doc, first_doc + part.shape[0], dtype=np.int32), np.diff(part.indptr))
+        order = np.argsort(part.indices, kind="stable")
+        terms = part.indices[order]
+        starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
+        run_len = np.diff(np.r_[starts, len(terms)])
+        dest = fill[terms] + (np.arange(len(terms)) - np.repeat(starts, run_len))
+        doc_ids[dest] = rows[order]
+        tf[dest] = part.data[order]
+        fill[terms[starts]] += run_len
+        first_doc += part.shape[0]
+        del part, rows, order, terms, dest
+    return df, indptr, doc_ids, tf
+
+
 class EmptyVocabulary(ValueError):
     """No document has a term: there is nothing to index."""
 
@@ -80,46 +126,20 @@ class SparseBM25:
         Memory stays near 12 bytes per posting: each batch is reduced to (doc, term, tf) counts,
         and the counts are placed term by term into the final arrays, batch after batch.
         """
-        parts, lengths = [], []
-        for term_ids, lens in batches:
-            docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
-            counts = sp.csr_matrix((np.ones(len(term_ids), dtype=np.int32), (docs, term_ids)),
-                                   shape=(len(lens), n_terms()))
-            counts.sum_duplicates()
-            parts.append(counts)
-            lengths.append(lens)
-        n_vocab = n_terms()
-        if n_vocab == 0:
-            raise EmptyVocabulary("no term in any document")
-        doc_len = np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
-        n_docs = len(doc_len)
-        df = np.zeros(n_vocab, dtype=np.int64)
-        for part in parts:
-            df += np.bincount(part.indices, minlength=n_vocab)
-        index_dtype = np.int32 if df.sum() < 2**31 else np.int64
-        indptr = np.concatenate([[0], np.cumsum(df)]).astype(index_dtype)
-        doc_ids = np.empty(indptr[-1], dtype=np.int32)
-        tf = np.empty(indptr[-1], dtype=np.int32)
-        fill = indptr[:-1].copy()
-        first_doc = 0
-        while parts:  # counting sort by term; within a term documents stay in corpus order
-            part = parts.pop(0)
-            rows = np.repeat(np.arange(first_doc, first_doc + part.shape[0], dtype=np.int32), np.diff(part.indptr))
-            order = np.argsort(part.indices, kind="stable")
-            terms = part.indices[order]
-            starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
-            run_len = np.diff(np.r_[starts, len(terms)])
-            dest = fill[terms] + (np.arange(len(terms)) - np.repeat(starts, run_len))
-            doc_ids[dest] = rows[order]
-            tf[dest] = part.data[order]
-            fill[terms[starts]] += run_len
-            first_doc += part.shape[0]
-            del part, rows, order, terms, dest
-        idf = idf_weights(df, n_docs, self.idf_kind, self.epsilon)
-        avgdl = doc_len.sum() / n_docs  # > 0: some document holds a term
-        norm = 1 - self.b + self.b * doc_len / avgdl
+        parts, doc_len = _count_batches(batches, n_terms)
+        n_vocab, n_docs = n_terms(), len(doc_len)
+        df, indptr, doc_ids, tf = _term_major(parts, n_vocab)
         weight = tf.astype(np.float64)
         del tf
+        self._weigh(weight, doc_ids, df, doc_len)
+        self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
+
+    def _weigh(self, weight: np.ndarray, doc_ids: np.ndarray, df: np.ndarray, doc_len: np.ndarray) -> None:
+        """Turn the term frequencies ``weight`` (term-major postings) into BM25 weights, in place:
+        ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))``."""
+        idf = idf_weights(df, len(doc_len), self.idf_kind, self.epsilon)
+        avgdl = doc_len.sum() / len(doc_len)  # > 0: some document holds a term
+        norm = 1 - self.b + self.b * doc_len / avgdl
         denom = norm[doc_ids]
         denom *= self.k1
         denom += weight
@@ -127,7 +147,6 @@ class SparseBM25:
         weight /= denom
         del denom
         weight *= np.repeat(idf, df)
-        self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
                query_weights: list[list[float]] | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:

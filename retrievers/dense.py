@@ -55,6 +55,7 @@ class Dense(Retriever):
     default_run = True
     cacheable = True  # the FAISS index is saved in the index cache (config() holds the model's identity)
     runtime_options = ("batch_size", "device", "block_size")
+    none_means = {"max_seq_length": "the model's own"}
 
     def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf"] = "flat",
                  query_prefix: str = "", doc_prefix: str = "", max_seq_length: int | None = None,
@@ -132,7 +133,7 @@ class Dense(Retriever):
         return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
-        """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.top_k``):
+        """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.topk.top_k``):
         score descending, then doc id descending. FAISS is asked for one more result than k, so a
         tie that crosses the cut shows; such rows are searched deeper until the tie is whole."""
         n = len(self.corpus)

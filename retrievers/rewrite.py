@@ -152,7 +152,7 @@ class GeneratedQueries(Stage):
 
 
 class FusedParaphrases(Stage):
-    """``multi``: the query and its generated rephrasings searched apart, fused by ``rageval.fuse`` (rrf)."""
+    """``multi``: the query and its generated rephrasings searched apart, fused by ``rageval.fusion.fuse`` (rrf)."""
 
     uses = ("paraphrases", "rrf_k")
     prompts = ("multi",)
@@ -201,6 +201,7 @@ class Rewrite(Retriever):
     """Query rewriting around a base retriever: rm3 feedback, gar / reco generation, multi-query RRF."""
 
     name = "rewrite"
+    none_means = {"max_new_tokens": "the generator's own", "prompts": "the built-in prompts"}
 
     def __init__(self, base: str = "bm25", method: Literal["rm3", "gar", "reco", "multi"] = "rm3",
                  generator: str = "local", fb_docs: int = 10, fb_terms: int = 10, original_weight: float = 0.5,

@@ -2,6 +2,7 @@
 the training split the runner picks, and the embedding diagnostics."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from conftest import write_beir
 from rageval import load_dataset, registry
 from rageval.data import Corpus, Dataset, Queries
 from rageval.embedding_diagnostics import diagnostics
-from rageval.errors import RagevalError
+from rageval.errors import RagevalError, SpecError
 from rageval.benchmarking import benchmark as run
 from rageval.training import TrainingData
 from rageval.retrievers.ast_graph import code_graph
@@ -228,6 +229,29 @@ def test_diagnostics_by_hand():
     assert out["angular_margin"] == pytest.approx(45.0) and out["n_queries"] == 2
     sq = [2.0, 4.0, 2.0]  # |a-b|^2, |a-c|^2, |b-c|^2
     assert out["uniformity"] == pytest.approx(np.log(np.mean(np.exp(-2 * np.array(sq)))))
+
+
+def test_declared_options_make_the_model_configuration_its_cache_key_and_checkpoints_hold():
+    """The 14 model options are declared with their defaults; the trained model's configuration (what
+    its cache key hashes) has the same values as when they were read from a dictionary, and only the
+    options a spec sets are checked against a loaded checkpoint."""
+    text = {"text_model": registry.create("retrievers", "dense").encoder.identity}
+    default = {"graph": True, "hidden": 128, "layers": 2, "pool_ratio": 0.5, "max_nodes": 256, "type_buckets": 4096,
+               "token_buckets": 16384, "max_subtokens": 4, "dropout": 0.3, "epochs": 10, "batch_size": 128,
+               "lr": 1e-4, "temperature": 0.05, "seed": 0}
+    plain = registry.create("retrievers", "astgnn")
+    declared = inspect.signature(type(plain)).parameters
+    assert {k: declared[k].default for k in default} == default
+    assert plain._model_config() == {**default, **text} and plain._given == {}
+    assert list(plain.config())[-15:] == [*default, "language"]
+    spec = registry.create("retrievers", "astgnn:hidden=32,graph=false,lr=0.001,seed=4,max_train_s=5,language=go")
+    asked = {"hidden": 32, "graph": False, "lr": 0.001, "seed": 4}
+    assert spec._model_config() == {**default, **asked, **text} and spec._given == asked
+    assert spec.max_train_s == 5 and spec.config()["language"] == "go"
+    for bad in ("hidden=0", "pool_ratio=0", "pool_ratio=1.5", "max_subtokens=-1", "epochs=0", "batch_size=0"):
+        with pytest.raises(SpecError, match="sizes must be positive"):
+            registry.create("retrievers", f"astgnn:{bad}")
+    registry.create("retrievers", "astgnn:max_subtokens=0,pool_ratio=1")
 
 
 def test_the_training_budget_is_epochs_and_a_time_cap_is_keyed(mini):

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from rageval import SpecError, get_retriever, registry
+from rageval import get_retriever, registry
 from rageval.cli import main
+from rageval.errors import SpecError
 from rageval.registry import describe, parse_spec
 
 
@@ -95,3 +96,34 @@ def test_describe_takes_the_first_sentence_whatever_its_line_breaks():
         "A summary without a full stop over two lines"
     assert describe(plugin("Whole. Doc.\n\nMore."), full=True) == "Whole. Doc.\n\nMore."
     assert describe(plugin(None)) == ""
+
+
+def test_option_help_says_what_a_none_default_stands_for():
+    class Plugin:
+        none_means = {"cap": "no cap"}
+
+        def __init__(self, cap: float | None = None, path: str | None = None, size: int = 3):
+            pass
+
+    assert registry.option_help(Plugin) == ["cap: float = None (no cap)", "path: str = None", "size: int = 3"]
+
+
+def test_every_builtin_retriever_option_lists_a_default_other_than_an_unexplained_none(capsys):
+    """`rageval list -v`: each option of each retriever shows its default; a default of None says what it
+    stands for (astgnn once declared 14 options as None and read their values from a dictionary)."""
+    assert main(["list", "-v"]) == 0
+    sections = capsys.readouterr().out.split("\n\n")
+    listed = {s.split("\n", 1)[0].split()[1]: s for s in sections if s.startswith("retrievers ")}
+    assert set(listed) == set(registry.available("retrievers"))
+    for name, section in listed.items():
+        options = section.split("  options:\n", 1)[1].splitlines()
+        assert options, name
+        for line in options:
+            assert " = " in line, (name, line)
+            assert not line.endswith("= None"), (name, line)
+    astgnn = listed["astgnn"]
+    for option in ("graph: bool = True", "hidden: int = 128", "layers: int = 2", "pool_ratio: float = 0.5",
+                   "max_nodes: int = 256", "type_buckets: int = 4096", "token_buckets: int = 16384",
+                   "max_subtokens: int = 4", "dropout: float = 0.3", "epochs: int = 10", "batch_size: int = 128",
+                   "lr: float = 0.0001", "temperature: float = 0.05", "seed: int = 0"):
+        assert f"    {option}\n" in astgnn + "\n", option
