@@ -27,15 +27,17 @@ MODULES = {
     "rageval/spans.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_properties.py"],
     "rageval/chroma.py": ["tests/test_chroma.py", "tests/test_properties.py"],
     "rageval/metrics/span.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_metrics.py"],
-    "rageval/metrics/ranking.py": ["tests/test_metrics.py", "tests/test_trust.py"],
+    "rageval/metrics/ranking.py": ["tests/test_metrics.py"],
     "rageval/metrics/sufficiency.py": ["tests/test_metrics.py"],
     "rageval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],
-    "retrievers/bm25_index.py": ["tests/test_bm25.py", "tests/test_trust.py", "tests/test_ties.py"],
+    "retrievers/bm25_index.py": ["tests/test_bm25.py", "tests/test_ties.py"],
     "rageval/text_column.py": ["tests/test_data.py"],
-    "rageval/run_folder.py": ["tests/test_run_folder.py", "tests/test_hardening.py", "tests/test_trust.py"],
-    "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_trust.py", "tests/test_ties_aware.py"],
+    "rageval/run_folder.py": ["tests/test_run_folder.py", "tests/test_output_files.py", "tests/test_output_format.py"],
+    "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_ties_aware.py"],
     "rageval/fusion.py": ["tests/test_metrics.py", "tests/test_rewrite.py"],
-    "rageval/ifrag/instructions.py": ["tests/test_ifrag_instructions.py", "tests/test_ifrag_semantics.py"],
+    **{f"rageval/ifrag/instructions/{family}.py": ["tests/test_ifrag_instructions.py", "tests/test_ifrag_semantics.py"]
+       for family in ("base", "registry", "keywords", "language", "length_constraints", "detectable_content",
+                      "detectable_format", "change_case", "combination", "punctuation", "startend")},
 }
 
 

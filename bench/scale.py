@@ -78,7 +78,8 @@ def encoding(n: int = 1024, rounds: int = 3) -> None:
 
 
 def quality() -> None:
-    from rageval import evaluate, get_retriever, load_dataset, parse_measure
+    from rageval import evaluate, get_retriever, load_dataset
+    from rageval.metrics import parse_measure
 
     measure = parse_measure("nDCG@10")
     datasets = [("code:stdlib", load_dataset("code:stdlib"))]

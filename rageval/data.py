@@ -1,4 +1,5 @@
-"""The data model every loader returns and every retriever and scorer takes (see DESIGN.md)."""
+"""The data model every loader returns and every retriever and scorer takes (README: "Public API",
+"Architecture")."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""``rageval.results`` and ``rageval export``: the finished runs of an output folder as a table
+"""``rageval.read_results`` and ``rageval export``: the finished runs of an output folder as a table
 (pandas), one row per dataset x system x measure, or per query."""
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ def spreadsheet_safe(cell: object) -> object:
     return cell
 
 
-def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
-    """Columns dataset, system, measure, value, plus low / high (the 95% interval) and n_queries;
-    with ``per_query``, dataset, system, query_id, measure, value."""
+def read_results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
+    """The finished runs of the output folder ``out`` as a DataFrame: columns dataset, system,
+    measure, value, plus low / high (the 95% interval) and n_queries; with ``per_query``, dataset,
+    system, query_id, measure, value."""
     import pandas as pd
 
     output = read_output(out)  # per-query values read and checked always: a pair compare leaves out is left out here
@@ -47,7 +48,7 @@ def results(out: str | Path, per_query: bool = False) -> "pandas.DataFrame":
 
 
 def export(out: str | Path, target: str | Path, fmt: str = "csv", per_query: bool = False) -> Path:
-    """Write ``results(out, per_query)`` to ``target`` as csv, parquet or jsonl (atomically). In a
+    """Write ``read_results(out, per_query)`` to ``target`` as csv, parquet or jsonl (atomically). In a
     csv (RFC 4180: CRLF line ends, so a cell holding a CR or LF is quoted), text cells that begin like
     a formula are neutralised (``spreadsheet_safe``)."""
     from .files import atomic_open
@@ -59,7 +60,7 @@ def export(out: str | Path, target: str | Path, fmt: str = "csv", per_query: boo
     if named in FORMATS and named != fmt:
         raise RagevalError(f"{target} is named as a {named} file, but the format asked for is {fmt}: "
                            f"ask for {named}, or name the file .{fmt}")
-    frame = results(out, per_query)
+    frame = read_results(out, per_query)
     if fmt == "parquet":
         with atomic_open(target, "wb") as f:
             frame.to_parquet(f, index=False)

@@ -1,4 +1,4 @@
-"""What an output folder holds, read once for compare, the report, the export and ``rageval.results``:
+"""What an output folder holds, read once for compare, the report, the export and ``rageval.read_results``:
 every pair folder, classified as finished or incomplete (with the reason), its metrics.json
 (``run_store.PairResult``) and per-query values, and the query texts of each dataset. Every command
 that reads an output folder reads it here, so each leaves out the same pairs and warns about them the

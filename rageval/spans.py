@@ -1,4 +1,4 @@
-"""Token-level span measures for chunked retrieval (DESIGN.md, "Scorers").
+"""Token-level span measures for chunked retrieval (README: "Chunked retrieval and span measures").
 
 Retrieved chunk ranges and reference spans are mapped to token positions with a declared unit
 (``rageval.units``), merged per document (a token is counted once, however many ranges cover

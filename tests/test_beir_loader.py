@@ -6,7 +6,8 @@ import logging
 import pytest
 
 from conftest import write_beir
-from rageval import DataError, load_dataset
+from rageval import load_dataset
+from rageval.errors import DataError
 
 
 def test_loads_a_valid_folder_with_fields_and_bare_path(tmp_path):
@@ -139,3 +140,10 @@ def test_the_trec_writer_refuses_ids_it_cannot_write(tmp_path):
     assert not list(tmp_path.iterdir())  # no partial file
     with pytest.raises(RagevalError, match=r"document id '' is empty"):
         Run.from_dict({"q1": {"": 1.0}}).write_trec(tmp_path / "run.trec")
+
+
+def test_a_corpus_of_empty_texts_is_an_error_before_work(tmp_path):
+    root = write_beir(tmp_path / "b", corpus=['{"_id": "d1", "text": ""}', '{"_id": "d2", "text": "  "}'],
+                      qrels="q1\td1\t1\n")
+    with pytest.raises(DataError, match=r"corpus.jsonl: every one of the 2 documents is empty"):
+        load_dataset(str(root))

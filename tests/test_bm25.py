@@ -1,4 +1,5 @@
-"""BM25: our sparse backend against rank_bm25 (the reference) on cranfield, and the top-k rule."""
+"""BM25: our sparse backend against rank_bm25 (the reference) on cranfield and in small batches, idf by
+hand, a corpus of stop words only, and the top-k rule."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from rageval import Corpus, Queries, get_retriever, load_dataset
+from conftest import write_beir
+from rageval import Corpus, Queries, benchmark, get_retriever, load_dataset
 from rageval.topk import top_k, top_k_dense
 
 
@@ -242,3 +244,55 @@ def test_documents_keep_their_positions_across_batches_with_empty_documents():
     okapi = SparseBM25(1.5, 0.75, 0.25, "okapi", np.float64)
     okapi.build(iter([(np.array([0, 0, 1, 2]), np.array([1, 1, 1, 1]))]), lambda: 3)
     assert okapi.search([[0], [1]], 4, np.arange(4))[0].tolist() == [[-1, -1, -1, -1], [2, -1, -1, -1]]
+
+
+def test_lucene_idf_by_hand():
+    # three documents of two terms each (equal lengths: the length norm is 1); "cat" occurs in one
+    corpus = Corpus(ids=["a", "b", "c"], texts=["cat sat", "dog ran", "eel swam"])
+    r = get_retriever("bm25:idf=lucene,k1=1.5,b=0.75")
+    r.index(corpus)
+    run = r.search(Queries(["q"], ["cat"]), 3)
+    idf = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))  # log(1 + (N - n + .5) / (n + .5))
+    tf_part = 1 * (1.5 + 1) / (1 + 1.5 * (1 - 0.75 + 0.75 * 1))
+    assert run.scores[0, 0] == pytest.approx(idf * tf_part, rel=1e-12)
+    okapi = get_retriever("bm25")
+    okapi.index(corpus)
+    # okapi: log((N - n + .5) / (n + .5)) = log(2.5 / 1.5)
+    assert okapi.search(Queries(["q"], ["cat"]), 3).scores[0, 0] == pytest.approx(math.log(2.5 / 1.5), rel=1e-12)
+
+
+def test_bm25_built_and_searched_in_small_batches_equals_the_reference(shared, monkeypatch):
+    """The streaming build (many corpus batches) and the batched search give rank_bm25's scores; a
+    term in exactly half the documents has idf 0, which is not floored (only negative idf is)."""
+    import rageval.retrievers.bm25 as bm25_module
+    import rageval.retrievers.bm25_index as index_module
+
+    ds = load_dataset(str(shared / "adi"))
+    half = Corpus(ids=["a", "b", "c", "d"], texts=["cat sat", "cat ran", "dog sat", "eel ran"])
+    reference = get_retriever("bm25:backend=rank_bm25")
+    reference.index(ds.corpus)
+    expected = reference.search(ds.queries, 20)
+    monkeypatch.setattr(bm25_module, "INDEX_BATCH", 7)
+    monkeypatch.setattr(index_module, "POSTINGS_PER_BATCH", 50)
+    sparse = get_retriever("bm25")
+    sparse.index(ds.corpus)
+    got = sparse.search(ds.queries, 20)
+    assert (got.indices == expected.indices).all()
+    np.testing.assert_allclose(got.scores, expected.scores, rtol=0, atol=1e-9)
+    both = []
+    for spec in ("bm25", "bm25:backend=rank_bm25"):
+        r = get_retriever(spec)
+        r.index(half)
+        both.append(r.search(Queries(["q"], ["cat dog"]), 4))
+    np.testing.assert_allclose(both[0].scores, both[1].scores, rtol=0, atol=1e-12)
+    # "dog sat": dog in 1 of 4 documents, length = average: log(3.5 / 1.5); cat (2 of 4) adds idf 0
+    assert both[0].scores[0, 0] == pytest.approx(math.log(3.5 / 1.5), rel=1e-9)
+
+
+@pytest.mark.parametrize("spec", ["bm25", "bm25:backend=rank_bm25"])
+def test_bm25_on_stop_words_only_fails_cleanly(tmp_path, spec):
+    root = write_beir(tmp_path / "b", corpus=['{"_id": "d1", "text": "the a"}', '{"_id": "d2", "text": "of"}'],
+                      qrels="q1\td1\t1\n")
+    [outcome] = benchmark(str(root), [spec], ["nDCG@10"], out=tmp_path / "out")
+    assert outcome.error == ("bm25: no document has a term once analysed (every text empty, or stop words only): "
+                             "nothing to index")

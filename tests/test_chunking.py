@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from rageval import Corpus, DataError, SpecError, load_dataset, registry
+from rageval import Corpus, load_dataset, registry
 from rageval import benchmark as run
+from rageval.errors import DataError, SpecError
 from rageval.run_folder import pair_folder
 from rageval.units import Unit
 

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from rageval import load_dataset
 from rageval.corpora.code import CodeLoader, split_of, summarize, usable
-from rageval import DataError, load_dataset
+from rageval.corpora.source_tree import walk
+from rageval.errors import DataError
 
 SNIPPETS = {
     "pkg/geometry.py": '''"""Module doc."""
@@ -247,3 +252,39 @@ def test_stdlib_gives_thousands_of_queries(tmp_path, monkeypatch):
     for r in records:
         files_per_split.setdefault(r["path"], set()).add(r["split"])
     assert all(len(s) == 1 for s in files_per_split.values())
+
+
+def test_code_tree_skips_fifos_and_unreadable_folders(tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "ok.py").write_text('def f():\n    """Do it."""\n')
+    os.mkfifo(tree / "pipe.py")
+    (tree / "locked" / "hidden.py").write_text("x = 1\n")
+    exists = Path.exists
+
+    def denied(path: Path) -> bool:  # as a folder without read permission answers (root may read anything)
+        if "locked" in path.parts:
+            raise PermissionError(13, "Permission denied", str(path))
+        return exists(path)
+
+    monkeypatch.setattr(Path, "exists", denied)
+    counts: Counter = Counter()
+    found = [f.path for f in walk(tree, 1_000_000, frozenset(), counts)]  # returns: no hang on the FIFO
+    assert found == ["ok.py"]
+    assert counts["not a regular file"] == 1 and counts["unreadable folder"] == 1
+
+
+def test_the_code_corpus_cache_follows_file_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    source = tree / "m.py"
+    functions = "".join(f'def f{i}():\n    """Return the number {i} for tests here."""\n    return {i}\n\n'
+                        for i in range(40))
+    source.write_text(functions)
+    stat = source.stat()
+    before = CodeLoader(str(tree)).records()[0]
+    source.write_text(functions.replace("number 7 for", "amount 7 for"))  # same length, same name
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same modification time
+    after = CodeLoader(str(tree)).records()[0]
+    assert any("amount 7" in r["summary"] for r in after) and not any("amount 7" in r["summary"] for r in before)

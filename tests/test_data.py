@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rageval import Corpus, DataError, Document, Run
+from rageval import Corpus, Document, Run
+from rageval.errors import DataError
 
 
 def test_corpus_fingerprint_contents_and_lookup():

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from rageval import RagevalError, SpecError, benchmark
+from rageval import RagevalError, benchmark
+from rageval.errors import SpecError
 from rageval.executors import LocalExecutor, RayExecutor, Task, executor
 from rageval.run_folder import pair_folder
 

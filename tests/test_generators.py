@@ -145,3 +145,19 @@ def test_local_generator_for_real(tmp_path):
     fresh = Local(max_new_tokens=24, batch_size=1)
     assert [t for _, t in sorted(fresh.complete(prompts, fresh.defaults))] == first
     assert (fresh.folder() / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_endpoint_errors_never_show_the_key(chat_server, monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "sk-very-secret-123")
+    chat_server.script = [(400, '{"error": "bad key sk-very-secret-123, header Authorization: Bearer sk-very-secret-123"}')]
+    generator = registry.create("generators", chat_server.spec(api_key_env="TEST_KEY", retries=0))
+    with pytest.raises(RagevalError) as error:
+        generator.generate(["hello"])
+    assert "sk-very-secret" not in str(error.value) and "[redacted]" in str(error.value)
+
+
+def test_endpoint_retries_are_logged(chat_server, caplog):
+    chat_server.script = [(503, "busy"), (503, "busy")]
+    generator = registry.create("generators", chat_server.spec(retries=3))
+    assert generator.generate(["hi"]) == ["answer to: hi"]
+    assert caplog.text.count("retry") == 2 and "retry 1 of 3 in" in caplog.text

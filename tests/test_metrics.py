@@ -102,8 +102,7 @@ def test_span_measures_on_whole_documents(caplog):
 
 
 def test_measures_are_objects_parsed_once():
-    from rageval import parse_measure
-    from rageval.metrics import parse_measures
+    from rageval.metrics import parse_measure, parse_measures
     from rageval.metrics.ranking import NDCG
     from rageval.metrics.span import IoU
 
@@ -145,7 +144,7 @@ def test_r_precision_by_hand():
 
 
 def test_reciprocal_rank_fusion_by_hand():
-    from rageval import fuse
+    from rageval.fusion import fuse
 
     one = Run.from_dict({"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"x": 1.0}})
     two = Run.from_dict({"q1": {"c": 9.0, "a": 8.0}})
@@ -175,7 +174,8 @@ def test_list_shows_a_measures_parameters(capsys):
 
 
 def test_span_measure_edges(caplog):
-    from rageval import RagevalError, parse_measure
+    from rageval import RagevalError
+    from rageval.metrics import parse_measure
 
     parents = Corpus(ids=["a", "b"], texts=["xyz abc", "hello"])
     ds = Dataset("w", parents, Queries(["q", "r"], ["t", "u"]), {"q": {"a": 1}, "r": {"b": 1}},
@@ -322,3 +322,15 @@ def test_measures_carry_their_label_family_and_tie_aware_form():
     # Rprec reads as deep as the query has relevant documents; the others to their cutoff
     grades = {"a": 2, "b": 0, "c": 1}
     assert [parse_measure(n).depth(grades) for n in ("Rprec", "P@5", "bpref")] == [2, 5, None]
+
+
+def test_a_chunked_document_stands_at_the_rank_of_its_best_chunk():
+    parents = Corpus(ids=["d1", "d2", "d3"], texts=["aaaa bbbb", "cccc", "dddd"])
+    chunks = Corpus(ids=["d1#0", "d1#1", "d2#0", "d3#0"], texts=["aaaa", "bbbb", "cccc", "dddd"],
+                    metas=[{"parent": "d1", "start": 0, "end": 4}, {"parent": "d1", "start": 5, "end": 9},
+                           {"parent": "d2", "start": 0, "end": 4}, {"parent": "d3", "start": 0, "end": 4}])
+    ds = Dataset("toy", parents, Queries(["q"], ["x"]), {"q": {"d1": 1}})
+    run = Run.from_dict({"q": {"d2#0": 4.0, "d1#1": 3.0, "d3#0": 2.0, "d1#0": 1.0}}, chunks.ids)
+    values = evaluate(ds, run, ["MRR@10", "P@2", "Recall@2"], corpus=chunks).means
+    # documents: d2, d1 (its best chunk is second), d3 -- d1 is not counted twice
+    assert values == {"MRR@10": 0.5, "P@2": 0.5, "Recall@2": 1.0}

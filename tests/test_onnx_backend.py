@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rageval import RagevalError, evaluate, get_retriever, load_dataset, parse_measure
+from rageval import RagevalError, evaluate, get_retriever, load_dataset
 from rageval.embedding import Encoder
+from rageval.metrics import parse_measure
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("faiss")

@@ -311,3 +311,22 @@ def test_reading_an_output_folder_that_is_not_one_says_what_it_is(tmp_path, monk
     assert main([command, ""]) == 2
     assert "rageval: error: the output folder is empty" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "lp1", "lp2", "ofifo"]
+
+
+def test_a_full_disk_names_the_file_and_the_other_pairs_go_on(shared, tmp_path, monkeypatch):
+    import rageval.files
+
+    real = rageval.files.os.fsync
+    calls = {"n": 0}
+
+    def full(fd):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first file written: bm25's run.trec
+            raise OSError(28, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(rageval.files.os, "fsync", full)
+    first, second = benchmark(str(shared / "adi"), ["bm25", "bm25:k1=0.9"], ["nDCG@10"], out=tmp_path)
+    assert first.error.startswith("cannot write ") and "run.trec: No space left on device" in first.error
+    assert second.error is None
+    assert not list(tmp_path.rglob("*.part"))

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import write_beir
-from rageval import results
+from rageval import benchmark, read_results
 from rageval.cli import main
 from rageval.run_folder import RunFolder, pair_folder
 from rageval.run_records import read_output
@@ -61,7 +61,7 @@ def test_a_format_1_folder_reads_as_written(format1):
     assert whole.result.n_queries_without_results == 1 and whole.result.versions == {"rageval": "0.1.0"}
     assert whole.per_query == {"nDCG@10": {"q1": 1.0, "q2": 0.5, "q3": 0.0}}
     assert [(f.dataset, f.system, f.error) for f in output.failed] == [("d.test", "dense", "ImportError: no torch")]
-    frame = results(format1)
+    frame = read_results(format1)
     assert frame.to_dict("records") == [
         {"dataset": "d.test", "system": "bm25", "measure": "nDCG@10", "value": 0.5, "low": 0.0, "high": 1.0,
          "n_queries": 3},
@@ -155,3 +155,13 @@ def test_what_today_writes_is_format_2_and_resumes(finished_run):
     assert main(["run", "--dataset", str(data), "--retriever", "bm25", "--metric", "nDCG@10", "--out", str(out)]) == 0
     [pair] = read_output(out).finished()
     assert pair.key.retriever == "bm25" and pair.key.chunker is None
+
+
+def test_a_foreign_metrics_file_under_out_is_left_out(shared, tmp_path, caplog):
+    (tmp_path / "other" / "thing").mkdir(parents=True)
+    (tmp_path / "other" / "thing" / "metrics.json").write_text('{"accuracy": 0.9}')
+    [outcome] = benchmark(str(shared / "adi"), ["bm25"], ["nDCG@10"], out=tmp_path)
+    assert outcome.error is None
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["datasets"]) == ["adi.test"]
+    assert "is not a rageval metrics file" in caplog.text

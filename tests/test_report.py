@@ -1,5 +1,5 @@
 """The HTML report in a real headless Chromium (Debian's, driven by playwright) with the network
-blocked; the export and ``rageval.results``; the report's bad input."""
+blocked; the export and ``rageval.read_results``; the text leaderboard; the report's bad input."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rageval import RagevalError, results
+from rageval import RagevalError, read_results
 from rageval.cli import main
+from rageval.report import leaderboard
+from rageval.run_store import Outcome
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> apples?"
@@ -189,13 +191,13 @@ def test_report_bad_input(out, tmp_path, capsys):
 
 
 def test_results_and_export(out, tmp_path):
-    frame = results(out)
+    frame = read_results(out)
     finished = list(out.glob("*/*/metrics.json"))
     expected_rows = sum(len(json.loads(p.read_text())["metrics"]) for p in finished)
     assert len(frame) == expected_rows and set(frame.columns) >= {"dataset", "system", "measure", "value", "low"}
     row = frame[(frame.system == "bm25") & (frame.measure == "nDCG@10")].iloc[0]
     assert row.low <= row.value <= row.high
-    per_query = results(out, per_query=True)
+    per_query = read_results(out, per_query=True)
     assert set(per_query.columns) == {"dataset", "system", "query_id", "measure", "value"}
     for fmt in ("csv", "parquet", "jsonl"):
         assert main(["export", str(out), "--format", fmt, "--file", str(tmp_path / f"r.{fmt}")]) == 0
@@ -205,7 +207,7 @@ def test_results_and_export(out, tmp_path):
     assert pd.read_parquet(tmp_path / "r.parquet").equals(frame)
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == len(frame)
     with pytest.raises(RagevalError, match="no finished run"):
-        results(tmp_path / "nothing-here") if (tmp_path / "nothing-here").mkdir() is None else None
+        read_results(tmp_path / "nothing-here") if (tmp_path / "nothing-here").mkdir() is None else None
 
 
 def test_report_baseline_must_be_a_system(out, tmp_path, capsys, caplog):
@@ -300,7 +302,7 @@ def test_a_value_that_is_not_a_finite_number_leaves_the_pair_out_everywhere(tmp_
         assert main(argv) == 0
         assert f"{pair}: " in caplog.text and " left out: " in caplog.text and "not a finite number" in caplog.text
     assert "\nb," not in (tmp_path / "r.csv").read_text() and "\nb," not in (tmp_path / "p.csv").read_text()
-    assert set(results(out)["system"]) == {"a"}
+    assert set(read_results(out)["system"]) == {"a"}
 
 
 def test_text_tables_show_control_characters_escaped(tmp_path, capsys):
@@ -318,3 +320,15 @@ def test_text_tables_show_control_characters_escaped(tmp_path, capsys):
     assert not any(ch in shown for ch in "\x1b\r\x9b")
     assert printable("tab\there\x7f") == "tab\\x09here\\x7f"
     assert table(["a\x1b"], [["b\x00"]]).splitlines() == ["a\\x1b", "-----", "b\\x00"]
+
+
+def test_leaderboard_names_its_status_column_and_shows_failures_in_full():
+    reason = "RuntimeError: " + "a long reason " * 10
+    outcomes = [Outcome("d", "bm25", {"nDCG@10": 0.5}, {"index_s": 1, "search_s": 2}, resumed=True),
+                Outcome("d", "broken", error=reason)]
+    text = leaderboard(outcomes, ["nDCG@10"])
+    header, dashes = text.splitlines()[1:3]
+    assert header.split()[-1] == "status" and len(dashes.split()) == 5  # retriever, nDCG@10, index s, search s, status
+    assert "FAILED (1)" in text and f"(1) broken: {reason.strip()}" in text
+    clean = leaderboard([Outcome("d", "bm25", {"nDCG@10": 0.5}, {"index_s": 1, "search_s": 2})], ["nDCG@10"])
+    assert "status" not in clean and len(clean.splitlines()[2].split()) == 4

@@ -1,10 +1,13 @@
-"""``rageval run`` end to end on the shared collections: leaderboard, files, pytrec_eval agreement, resume."""
+"""``rageval run`` end to end on the shared collections: leaderboard, files, pytrec_eval agreement, resume,
+SIGTERM, and the same run files from two fresh processes."""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +278,34 @@ def test_irds_streams_the_documents_into_text_columns(shared, irds_home):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == {"columns": True, "same": True, "metas": True, "n": 1400}
+
+
+def test_sigterm_ends_a_run_like_ctrl_c(shared, tmp_path):
+    code = ("import sys, time; import rageval.benchmarking as r; slow = r.retrieve\n"
+            "def waiting(*a, **k):\n    time.sleep(30)\n    return slow(*a, **k)\n"
+            "r.retrieve = waiting\nfrom rageval.cli import main\n"
+            f"sys.exit(main(['run', '--dataset', {str(shared / 'adi')!r}, '--retriever', 'bm25', "
+            f"'--out', {str(tmp_path)!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted; finished results are kept" in err
+    assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("metrics.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("retrievers", [["bm25"], ["dense"]])
+def test_two_fresh_processes_write_identical_run_files(shared, tmp_path, retrievers):
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "RAGEVAL_CACHE": str(tmp_path / f"cache{seed}")}
+        code = ("import sys; from rageval import benchmark as run; "
+                "run(sys.argv[1], sys.argv[3:], ['nDCG@10'], out=sys.argv[2])")
+        subprocess.run([sys.executable, "-c", code, str(shared / "adi"), str(out), *retrievers], env=env,
+                       check=True, capture_output=True)
+        outs.append(out)
+    for spec in retrievers:
+        a, b = (pair_folder(o, "adi.test", spec) / "run.trec" for o in outs)
+        assert a.read_bytes() == b.read_bytes()

@@ -469,3 +469,10 @@ def test_span_options_without_a_span_measure_are_said_to_have_no_effect(tmp_path
     caplog.clear()
     assert run_cli(capsys, "--dataset", str(data), "--retriever", "bm25", "--out", str(tmp_path / "p"))[0] == 0
     assert "no effect" not in caplog.text
+
+
+def test_out_that_is_a_file(shared, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    assert main(["run", "--dataset", str(shared / "adi"), "--retriever", "bm25", "--out", str(out)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

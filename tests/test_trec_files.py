@@ -10,8 +10,9 @@ import pytest
 import pytrec_eval
 from conftest import write_beir
 
-from rageval import Qrels, Run, evaluate, load_dataset, parse_measure, read_qrels
+from rageval import Qrels, Run, evaluate, load_dataset, read_qrels
 from rageval.errors import DataError, RagevalError, SpecError
+from rageval.metrics import parse_measure
 from rageval.metrics.trec_eval import AT_DEPTH, AT_FRACTION, NOT_MEANS, PLAIN
 from rageval.trec import MAX_GRADE, MIN_GRADE
 

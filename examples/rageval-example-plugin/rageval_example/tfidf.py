@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rageval import Analyzer, Corpus, Queries, Retriever, Run, Vocabulary, top_k_rows
+from rageval import Corpus, Queries, Retriever, Run
+from rageval.lexical import Analyzer, Vocabulary
+from rageval.topk import top_k_rows
 
 
 def _tfidf(term_ids: np.ndarray, lengths: np.ndarray, n_terms: int, idf: np.ndarray) -> sp.csr_matrix:
