@@ -16,8 +16,8 @@ from .errors import DataError, RagevalError
 from .files import what_is
 from .jsonl import read_jsonl
 from .report import printable
-from .run_store import (METRICS_JSON, PER_QUERY, QUERIES, QUERY_ID, RUN_JSON, BadRecord, Outcome, PairKey,
-                        PairResult, finite, query_texts, read_failures, read_manifest, read_metrics)
+from .run_store import (METRICS_JSON, PER_QUERY, QUERIES, QUERY_ID, RUN_JSON, RUN_TREC, BadRecord, Outcome,
+                        PairKey, PairResult, finite, query_texts, read_failures, read_manifest, read_metrics)
 
 log = logging.getLogger("rageval")
 
@@ -184,6 +184,13 @@ def _record(folder: Path, per_query: bool) -> PairRecord:
     return record
 
 
+def _pair_folders(out: Path) -> list[Path]:
+    """The folders two levels below ``out`` that hold any file of a pair (run.trec, run.json,
+    per_query.jsonl or metrics.json): a user's own folder beside them is not a pair, finished or not."""
+    return sorted(folder for folder in out.glob("*/*") if folder.is_dir()
+                  and any((folder / name).exists() for name in (RUN_TREC, RUN_JSON, PER_QUERY, METRICS_JSON)))
+
+
 def read_output(out: str | Path, per_query: bool = True) -> OutputFolder:
     """Read ``out``; a folder without any finished pair is an error. A pair folder that is not
     finished (interrupted, failed, or with a corrupt metrics.json or per_query.jsonl) is kept as
@@ -196,7 +203,7 @@ def read_output(out: str | Path, per_query: bool = True) -> OutputFolder:
             raise RagevalError(f"{out} is {what_is(out)}, not an output folder")
         raise RagevalError(f"{out}: no such output folder")
     failed = read_failures(out)
-    pairs = [_record(folder, per_query) for folder in sorted(p for p in out.glob("*/*") if p.is_dir())]
+    pairs = [_record(folder, per_query) for folder in _pair_folders(out)]
     labels = {p.folder.parent: p.dataset for p in pairs if p.finished}
     for p in pairs:
         if not p.finished:

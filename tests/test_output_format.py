@@ -165,3 +165,21 @@ def test_a_foreign_metrics_file_under_out_is_left_out(shared, tmp_path, caplog):
     results = json.loads((tmp_path / "results.json").read_text())
     assert list(results["datasets"]) == ["adi.test"]
     assert "is not a rageval metrics file" in caplog.text
+
+
+def test_a_users_folder_under_out_is_not_taken_for_a_pair(format1, caplog):
+    """Only folders holding a pair's files are pairs: a user's own folder two levels down (a backup, notes)
+    is neither read nor reported as an unfinished pair."""
+    user = format1 / "mine" / ".backup.20240101.d"
+    user.mkdir(parents=True)
+    (user / "notes.txt").write_text("mine")
+    interrupted = pair_folder(format1, "d.test", "dense")
+    interrupted.mkdir()
+    (interrupted / "run.trec").write_text("q1 Q0 d1 1 1.0 x\n")
+    output = read_output(format1)
+    assert sorted(p.folder.name for p in output.pairs) == sorted([pair_folder(format1, "d.test", "bm25").name,
+                                                                 pair_folder(format1, "d.test", "bm25", CHUNKER).name,
+                                                                 interrupted.name])
+    assert ".backup" not in caplog.text and "mine" not in caplog.text
+    assert interrupted.name in caplog.text  # the interrupted pair is still named as left out
+    assert (user / "notes.txt").read_text() == "mine"
