@@ -430,3 +430,42 @@ def test_an_interrupted_compare_says_nothing_was_written(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "rageval: interrupted; nothing was written" in err and "resume" not in err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_seed_and_draws_must_be_whole_numbers_not_floats_or_bools():
+    from rageval.significance import check_draws, check_seed
+
+    assert (check_seed(0), check_seed(np.int64(7)), check_draws(np.int32(5))) == (0, 7, 5)
+    for seed in (1.5, 2.0, True, "3"):  # 1.5 would seed numpy as 1, silently
+        with pytest.raises(RagevalError, match="seed must be a whole number of at least 0"):
+            check_seed(seed)
+        with pytest.raises(RagevalError, match="seed must be a whole number of at least 0"):
+            p_values(A, B, seed=seed)
+    for n in (True, 10.0, "10"):
+        with pytest.raises(RagevalError, match="permutations must be a whole number of at least 1"):
+            check_draws(n)
+
+
+def test_plain_turns_numpy_values_into_json_types_and_non_finite_numbers_into_null():
+    import math
+
+    from rageval.compare import Row, Table, plain, to_json
+
+    value = plain({1: np.float32("inf"), "b": (np.float64(0.5), -math.inf, float("nan")), "c": [np.bool_(True)],
+                   "d": np.int64(3)})
+    assert value == {"1": None, "b": [0.5, None, None], "c": [True], "d": 3}
+    assert [type(v) for v in (value["b"][0], value["c"][0], value["d"])] == [float, bool, int]
+    [table] = to_json([Table("d", "m", 2, {"a": 0}, [Row("a", float("nan"), np.float64("nan"), 1.0)])])
+    assert table["rows"][0]["mean"] is None and table["rows"][0]["low"] is None
+    assert json.loads(json.dumps(table, allow_nan=False)) == table  # strict JSON
+
+
+def test_every_dataset_lacking_the_baseline_is_named_in_its_own_warning(caplog):
+    from rageval.compare import lacking_baseline
+
+    systems = {"one": ["bm25", "dense"], "two": ["dense"], "three": ["splade", "dense"]}
+    assert lacking_baseline(systems, "bm25") == ["two", "three"]
+    assert "two skipped: baseline 'bm25' is not one of its systems (dense)" in caplog.text
+    assert "three skipped: baseline 'bm25' is not one of its systems (splade, dense)" in caplog.text
+    caplog.clear()
+    assert lacking_baseline(systems, "dense") == [] and "skipped" not in caplog.text

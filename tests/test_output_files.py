@@ -330,3 +330,25 @@ def test_a_full_disk_names_the_file_and_the_other_pairs_go_on(shared, tmp_path, 
     assert first.error.startswith("cannot write ") and "run.trec: No space left on device" in first.error
     assert second.error is None
     assert not list(tmp_path.rglob("*.part"))
+
+
+def test_remove_stale_never_follows_a_symbolic_link_to_a_folder(tmp_path, dead_pid):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    theirs = elsewhere / temporary("run.trec", dead_pid)  # rageval's shape, but outside the folder cleaned
+    theirs.write_text("half")
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "sub").symlink_to(elsewhere, target_is_directory=True)
+    assert remove_stale(folder, depth=2) == 0
+    assert theirs.read_text() == "half" and (folder / "sub").is_symlink()
+
+
+def test_a_command_that_fails_its_checks_creates_no_output_folder(tmp_path, capsys):
+    out = tmp_path / "new"
+    assert main(["run", "--dataset", f"beir:{tmp_path / 'missing'}", "--retriever", "bm25", "--out", str(out)]) == 2
+    assert f"rageval: error: {tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
+    assert main(["evaluate", "--run", str(tmp_path / "r.trec"), "--qrels", str(tmp_path / "q.tsv"),
+                 "--out", str(out)]) == 2
+    assert f"rageval: error: {tmp_path / 'q.tsv'}: file not found" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == []

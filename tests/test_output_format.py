@@ -183,3 +183,41 @@ def test_a_users_folder_under_out_is_not_taken_for_a_pair(format1, caplog):
     assert ".backup" not in caplog.text and "mine" not in caplog.text
     assert interrupted.name in caplog.text  # the interrupted pair is still named as left out
     assert (user / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("dropped", ["ties", "run", "versions", "judgments_fingerprint"])
+def test_a_format_2_metrics_json_lacking_a_field_leaves_the_pair_out(format1, dropped, caplog):
+    """Format 1 may lack the fields after "metrics"; format 2 requires every one."""
+    folder = pair_folder(format1, "d.test", "bm25")
+    record = read_json(folder / "metrics.json")
+    del record[dropped]
+    (folder / "metrics.json").write_text(json.dumps(record))  # still format 1: read
+    assert [p.system for p in read_output(format1).finished()] == ["bm25", f"{CHUNKER} + bm25"]
+    (folder / "metrics.json").write_text(json.dumps({**record, "format": 2}))
+    assert [p.system for p in read_output(format1).finished()] == [f"{CHUNKER} + bm25"]
+    assert f'metrics.json lacks "{dropped}"' in caplog.text
+
+
+@pytest.mark.parametrize("name, value, kind", [("n_queries", True, "a whole number"),
+                                                ("n_queries_without_results", 1.0, "a whole number"),
+                                                ("ties", [], "an object"), ("run_sha256", 5, "a string")])
+def test_a_metrics_field_of_the_wrong_json_type_leaves_the_pair_out(format1, name, value, kind, caplog):
+    folder = pair_folder(format1, "d.test", "bm25")
+    (folder / "metrics.json").write_text(json.dumps({**read_json(folder / "metrics.json"), "format": 2, name: value}))
+    assert [p.system for p in read_output(format1).finished()] == [f"{CHUNKER} + bm25"]
+    assert f'"{name}" of metrics.json is not {kind}: {value}' in caplog.text
+
+
+def test_a_minimal_format_1_metrics_json_reads_with_empty_defaults(format1, capsys):
+    folder = pair_folder(format1, "d.test", "bm25")
+    (folder / "metrics.json").write_text(json.dumps({"dataset": "d.test", "retriever": "bm25",
+                                                     "metrics": {"nDCG@10": 0.5}}))
+    pair = next(p for p in read_output(format1).finished() if p.system == "bm25")
+    result = pair.result
+    assert (result.format, result.key, result.means) == (1, PairKey("d.test", "bm25"), {"nDCG@10": 0.5})
+    assert (result.intervals, result.ties, result.n_queries, result.judgments_fingerprint) == (None, None, None, None)
+    assert (result.n_queries_without_results, result.curves, result.settings, result.request, result.timings,
+            result.versions, result.run_meta) == (0, {}, {}, {}, {}, {}, {})
+    assert not result.complete
+    assert main(["compare", str(format1), "--baseline", "bm25", "--test", "ttest", "--correction", "none"]) == 0
+    assert "1 without results scored 0" in capsys.readouterr().out  # the chunked pair's one; none recorded here

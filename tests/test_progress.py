@@ -208,3 +208,13 @@ def test_evaluate_reports_progress_of_reading_scoring_and_curves(tmp_path, monke
     assert f"reading {run}: done in" in caplog.text
     assert "scoring 2 queries: 8 steps in" in caplog.text  # 4 measures' families, then 4 tie-aware bounds
     assert "measure@k curves of 2 queries: 3 steps in" in caplog.text  # Recall, nDCG, Sufficiency
+
+
+def test_rates_and_durations_at_their_boundaries_by_hand():
+    # 12,340 of 50,000 in 10 s: 1,234 doc/s, 37,660 left take 30.5 s
+    assert status_line("encoding corpus", 12_340, 50_000, "doc", 10.0) == \
+        "encoding corpus: 12,340/50,000 docs (24.7%), 1,234 doc/s, ETA 30.5s"
+    assert final_line("search", 2_000_000, "query", 100.0) == "search: 2,000,000 queries in 1m40s (20,000 query/s)"
+    assert status_line("parsing", 3, None, "file", 6.0) == "parsing: 3 files, 0.5 file/s"
+    # 59.96 s rounds to a minute, not to "60.0s"
+    assert [duration(s) for s in (59.94, 59.96, 119.6, 3599.6)] == ["59.9s", "1m00s", "2m00s", "1h00m00s"]

@@ -127,3 +127,19 @@ def test_every_builtin_retriever_option_lists_a_default_other_than_an_unexplaine
                    "max_subtokens: int = 4", "dropout: float = 0.3", "epochs: int = 10", "batch_size: int = 128",
                    "lr: float = 0.0001", "temperature: float = 0.05", "seed: int = 0"):
         assert f"    {option}\n" in astgnn + "\n", option
+
+
+def test_parse_number_takes_only_plain_finite_numbers():
+    import argparse
+
+    from rageval.registry import number_option, parse_number
+
+    assert (parse_number("-3"), parse_number("1e-3", float), parse_number(".5", float)) == (-3, 0.001, 0.5)
+    for text, tp in [("1e400", float), ("-1e999", float), (" 0.5", float), ("0.5\n", float), ("\t1e-3", float),
+                     (" 5", int), ("5 ", int), ("1e400", int)]:
+        with pytest.raises(ValueError, match=f"expected (a finite )?{tp.__name__}"):
+            parse_number(text, tp)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"expected a finite float, got '1e400'"):
+        number_option(float)("1e400")
+    with pytest.raises(SpecError, match=r"option k1='1e400': expected a finite float"):
+        get_retriever("bm25:k1=1e400")

@@ -332,3 +332,24 @@ def test_leaderboard_names_its_status_column_and_shows_failures_in_full():
     assert "FAILED (1)" in text and f"(1) broken: {reason.strip()}" in text
     clean = leaderboard([Outcome("d", "bm25", {"nDCG@10": 0.5}, {"index_s": 1, "search_s": 2})], ["nDCG@10"])
     assert "status" not in clean and len(clean.splitlines()[2].split()) == 4
+
+
+def test_spreadsheet_safe_by_hand():
+    from rageval.results_frame import spreadsheet_safe
+
+    # OWASP: a cell beginning with = + - @, a tab or a carriage return is run as a formula
+    for cell in ("=1+2", "+A1", "-A1", "@SUM(A1)", "\tq", "\r=cmd|' /C calc'!A0", "\r", "-1e", "+1+2", "-1e5x"):
+        assert spreadsheet_safe(cell) == "'" + cell, cell
+    # plain numbers written as text (with a sign, a decimal point, an exponent), other text, and non-text stay
+    for cell in ("-1", "+0.5", "-.5", "-3.", "-1e-3", "+2E5", "-7.5e+10", "q1", "a=b", 0.5, -1, None):
+        assert spreadsheet_safe(cell) == cell, cell
+
+
+def test_csv_export_ends_every_line_with_crlf(tmp_path):
+    out = _evaluated(tmp_path, ["a", "b"])
+    for extra in ([], ["--per-query"]):
+        target = tmp_path / f"r{len(extra)}.csv"
+        assert main(["export", str(out), *extra, "--file", str(target)]) == 0
+        lines = target.read_bytes().split(b"\r\n")  # RFC 4180
+        assert lines[0].startswith(b"dataset,system,") and lines[-1] == b"" and len(lines) > 3
+        assert not any(b"\n" in line or b"\r" in line for line in lines)

@@ -180,3 +180,36 @@ def test_a_judged_query_without_results_scores_zero_with_trec_eval_measures():
     assert res.per_query == {"bpref": {"q1": 1.0, "q2": 0.0}, "iprec_at_recall_0.00": {"q1": 1.0, "q2": 0.0},
                              "11pt_avg": {"q1": 1.0, "q2": 0.0}}
     assert res.n_without_results == 1
+
+
+@pytest.mark.parametrize("score", ["1e", "1e+", "2.5E-", ".", ".e1", "e5", "+"])
+def test_a_score_whose_exponent_or_mantissa_lacks_digits_is_an_error(tmp_path, score):
+    # Python's float() cannot read these either: each must be a DataError naming the line, never a crash
+    path = run_file(tmp_path, f"q1 Q0 d1 1 2.0 x\nq1 Q0 d2 2 {score} x\n")
+    with pytest.raises(DataError, match=rf"run.trec:2: score {re.escape(repr(score))} is not a number"):
+        Run.read_trec(path)
+
+
+def test_only_the_first_line_of_a_qrels_file_can_be_a_header(tmp_path):
+    path = qrels_file(tmp_path, "q1\td1\t1\nquery-id\tcorpus-id\tscore\n")
+    with pytest.raises(DataError, match=r"test.qrels:2: score 'score' is not an integer"):
+        read_qrels(path)
+    path = qrels_file(tmp_path, "q1 0 d1 1\nq1 0 d2 rel\n")
+    with pytest.raises(DataError, match=r"test.qrels:2: score 'rel' is not an integer"):
+        read_qrels(path)
+
+
+@pytest.mark.parametrize("line", ["q1 0 d2 1 extra", "q1\t0\td2\t1\tx", "q1 0 d2 1 0 0", "q1 d2", "q1"])
+def test_a_qrels_line_of_another_width_is_an_error(tmp_path, line):
+    path = qrels_file(tmp_path, f"q1 0 d1 1\n{line}\n")
+    with pytest.raises(DataError, match=rf"test.qrels:2: expected 3 columns query-id, corpus-id, score; got "
+                                        rf"{re.escape(repr(line))}"):
+        read_qrels(path)
+
+
+def test_tied_scores_rank_by_doc_id_descending(tmp_path):
+    # trec_eval's own order for ties: the larger doc id first, whatever order the lists came in
+    run = Run.from_dict({"q1": {"a": 1.0, "c": 1.0, "b": 2.0, "d": 1.0}})
+    assert next(run.results())[1:] == (["b", "d", "c", "a"], [2.0, 1.0, 1.0, 1.0])
+    path = run_file(tmp_path, "q1 Q0 a 1 1.0 x\nq1 Q0 c 2 1.0 x\nq1 Q0 b 3 2.0 x\nq1 Q0 d 4 1.0 x\n")
+    assert next(Run.read_trec(path).results())[1] == ["b", "d", "c", "a"]
