@@ -116,7 +116,7 @@ def _rank_bm25(docs, queries, lexical):
     top = []
     ids = np.array([str(i) for i in range(len(docs))])
     tie_rank = Corpus(ids=list(ids), texts=[""] * len(docs)).id_ranks()
-    from rageval.topk import top_k
+    from rageval.retrieval.topk import top_k
 
     for text in queries:
         s = model.get_scores(analyzer.tokenize(text))

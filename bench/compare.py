@@ -4,7 +4,7 @@
 
 Every pair of ``--systems`` random systems (45 for 10) over ``--queries`` queries: ranx's
 ``fisher_randomization_test`` (numba; its first call compiles, timed apart) pair by pair, and
-``rageval.significance.p_values`` on all pairs at once (one set of sign flips shared by every pair,
+``rageval.scoring.significance.p_values`` on all pairs at once (one set of sign flips shared by every pair,
 matrix products). Prints the times, the ratio (ranx warm / rageval) and the largest p-value gap.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from rageval.significance import p_values
+from rageval.scoring.significance import p_values
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-bench-")
 from bm25 import _reset_peak, _status  # bench/bm25.py's helpers
 
 from rageval import Corpus, load_dataset
-from rageval.embedding import Encoder
+from rageval.retrieval.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 

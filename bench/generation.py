@@ -25,9 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RAGEVAL_CACHE"] = tempfile.mkdtemp(prefix="rageval-bench-")
 
 from rageval import load_dataset
-from rageval.cache import cache_dir
+from rageval.store.cache import cache_dir
 from rageval.generators.local import Local
-from rageval.benchmarking import benchmark as run
+from rageval.running.benchmark import benchmark as run
 from rageval.retrievers.rewrite_prompts import PROMPTS
 
 

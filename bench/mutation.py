@@ -1,6 +1,6 @@
 """Mutation testing of the modules that compute numbers users publish, with mutmut.
 
-    python bench/mutation.py [--module rageval/spans.py ...] [--show-survivors]
+    python bench/mutation.py [--module rageval/metrics/token_spans.py ...] [--show-survivors]
 
 The project's tracked files are copied to a temporary folder, mutmut (``pip install mutmut``) mutates
 the listed modules there (only lines the selected tests cover) and runs the fast tests that cover
@@ -24,17 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # module -> the fast tests that pin its behaviour
 MODULES = {
-    "rageval/spans.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_properties.py"],
-    "rageval/chroma.py": ["tests/test_chroma.py", "tests/test_properties.py"],
+    "rageval/metrics/token_spans.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_properties.py"],
+    "rageval/metrics/chunking_eval.py": ["tests/test_chroma.py", "tests/test_properties.py"],
     "rageval/metrics/span.py": ["tests/test_spans.py", "tests/test_chroma.py", "tests/test_metrics.py"],
     "rageval/metrics/ranking.py": ["tests/test_metrics.py"],
     "rageval/metrics/sufficiency.py": ["tests/test_metrics.py"],
-    "rageval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],
+    "rageval/retrieval/topk.py": ["tests/test_bm25.py", "tests/test_properties.py", "tests/test_ties.py"],
     "retrievers/bm25_index.py": ["tests/test_bm25.py", "tests/test_ties.py"],
-    "rageval/text_column.py": ["tests/test_data.py"],
-    "rageval/run_folder.py": ["tests/test_run_folder.py", "tests/test_output_files.py", "tests/test_output_format.py"],
-    "rageval/evaluation.py": ["tests/test_metrics.py", "tests/test_ties_aware.py"],
-    "rageval/fusion.py": ["tests/test_metrics.py", "tests/test_rewrite.py"],
+    "rageval/data/text_column.py": ["tests/test_data.py"],
+    "rageval/store/run_folder.py": ["tests/test_run_folder.py", "tests/test_output_files.py", "tests/test_output_format.py"],
+    "rageval/scoring/evaluation.py": ["tests/test_metrics.py", "tests/test_ties_aware.py"],
+    "rageval/retrieval/fusion.py": ["tests/test_metrics.py", "tests/test_rewrite.py"],
     **{f"rageval/ifrag/instructions/{family}.py": ["tests/test_ifrag_instructions.py", "tests/test_ifrag_semantics.py"]
        for family in ("base", "registry", "keywords", "language", "length_constraints", "detectable_content",
                       "detectable_format", "change_case", "combination", "punctuation", "startend")},

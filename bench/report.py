@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rageval.report_page import write_report
-from rageval.run_folder import pair_folder, slug
+from rageval.reporting.page import write_report
+from rageval.store.run_folder import pair_folder, slug
 
 MEASURES = ("nDCG@10", "MRR@10", "Recall@100", "Sufficiency@10")
 

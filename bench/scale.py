@@ -60,7 +60,7 @@ def _texts(n: int) -> dict[str, list[str]]:
 
 
 def encoding(n: int = 1024, rounds: int = 3) -> None:
-    from rageval.embedding import Encoder
+    from rageval.retrieval.encoder import Encoder
 
     encoders = {b: Encoder(batch_size=64, backend=b) for b in ("torch", "onnx", "onnx-int8")}
     for kind, texts in _texts(n).items():
@@ -195,7 +195,7 @@ def million(n_docs: int) -> None:
 def shards(n_docs: int) -> None:
     import ray
 
-    import rageval.index_shards as index_shards
+    import rageval.running.index_shards as index_shards
     from bm25 import synthetic
     from rageval import Corpus, get_retriever
 

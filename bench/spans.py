@@ -21,7 +21,7 @@ import numpy as np
 
 
 from rageval import Corpus, registry
-from rageval.spans import SpanScorer
+from rageval.metrics.token_spans import SpanScorer
 
 
 def synthetic(n_queries: int, seed: int = 0):
@@ -105,7 +105,7 @@ def versus_langchain() -> None:
     from langchain_text_splitters import RecursiveCharacterTextSplitter, Tokenizer, split_text_on_tokens
     from tokenizers import Tokenizer as HfTokenizer
 
-    from rageval.embedding import default_model_path
+    from rageval.retrieval.encoder import default_model_path
 
     texts = [p.read_text(encoding="utf-8") for p in _stdlib_files(60)]
     megabytes = sum(len(t.encode()) for t in texts) / 1e6

@@ -5,13 +5,12 @@ import logging
 import os
 from pathlib import Path
 
-from rageval.data import Corpus, Dataset, Queries, Span, Spans
+from rageval.corpora.records import id_field, matching_judgments, pick_split, read_records, reference_span
+from rageval.data.jsonl import check_input_file, read_jsonl
+from rageval.data.model import Corpus, Dataset, Queries, Span, Spans
+from rageval.data.trec import read_qrels
 from rageval.errors import DataError
-from rageval.jsonl import check_input_file, read_jsonl
 from rageval.plugins import DatasetLoader
-from rageval.trec import read_qrels
-
-from .records import id_field, matching_judgments, pick_split, read_records, reference_span
 
 log = logging.getLogger("rageval")
 

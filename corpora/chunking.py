@@ -2,7 +2,7 @@
 ``RecursiveCharacterTextSplitter``, chunk for chunk), ``sentence`` and ``ast``. Each turns a
 document into character ranges in order, with ``parent_text[start:end] == chunk.text`` (but for
 ``sentence:split=punct``, whose chunks join their sentences with one space). Sizes are counted in
-a declared unit (``rageval.units``: regex, chars, cl100k_base or hf:/path[+special]).
+a declared unit (``rageval.text.units``: regex, chars, cl100k_base or hf:/path[+special]).
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import re
 
 import numpy as np
 
-from rageval.data import Document
+from rageval.data.model import Document
 from rageval.errors import SpecError
 from rageval.plugins import Chunker
-from rageval.units import Unit, byte_to_char
-from rageval.treesitter import BY_EXTENSION, LANGUAGES, parser
+from rageval.text.treesitter import BY_EXTENSION, LANGUAGES, parser
+from rageval.text.units import Unit, byte_to_char
 
 log = logging.getLogger("rageval")
 CharRange = tuple[int, int]

@@ -20,16 +20,15 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-from rageval.cache import cache_dir, key
-from rageval.data import Corpus, Dataset, Queries
+from rageval.corpora.code_functions import Function, extract
+from rageval.corpora.records import pick_split
+from rageval.corpora.source_tree import walk
+from rageval.data.model import Corpus, Dataset, Queries
 from rageval.errors import DataError
-from rageval.files import write_json
 from rageval.plugins import DatasetLoader
 from rageval.progress import progress
-
-from .code_functions import Function, extract
-from .records import pick_split
-from .source_tree import walk
+from rageval.store.cache import cache_dir, key
+from rageval.store.files import write_json
 
 log = logging.getLogger("rageval")
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from rageval.units import byte_to_char
-from rageval.treesitter import LANGUAGES, functions, node_name, parser
-
-from .source_tree import SourceFile
+from rageval.corpora.source_tree import SourceFile
+from rageval.text.treesitter import LANGUAGES, functions, node_name, parser
+from rageval.text.units import byte_to_char
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,11 @@ import re
 import urllib.parse
 from pathlib import Path
 
-from rageval.data import Corpus, Dataset, Queries
+from rageval.corpora.code import SPLITS, CodeLoader
+from rageval.corpora.code_functions import module_name
+from rageval.data.model import Corpus, Dataset, Queries
 from rageval.errors import DataError, MissingSplitError
 from rageval.plugins import DatasetLoader
-
-from .code import SPLITS, CodeLoader
-from .code_functions import module_name
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
 

@@ -17,13 +17,12 @@ import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
-from rageval.data import Corpus, Dataset, Queries, Spans
+from rageval.corpora.beir import BeirLoader, read_spans
+from rageval.corpora.records import reference_span
+from rageval.data.jsonl import check_input_file
+from rageval.data.model import Corpus, Dataset, Queries, Spans
 from rageval.errors import DataError
-from rageval.jsonl import check_input_file
 from rageval.plugins import DatasetLoader
-
-from .beir import BeirLoader, read_spans
-from .records import reference_span
 
 log = logging.getLogger("rageval")
 EXTENSIONS = (".md", ".txt", ".html", ".htm")

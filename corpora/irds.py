@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Mapping
 
-from rageval.data import Corpus, Dataset, Qrels, Queries
+from rageval.corpora.records import matching_judgments
+from rageval.data.model import Corpus, Dataset, Qrels, Queries
+from rageval.data.text_column import TextColumnBuilder
 from rageval.errors import DataError, RagevalError
 from rageval.plugins import DatasetLoader
-from rageval.text_column import TextColumnBuilder
-
-from .records import matching_judgments
 
 # Collections whose relevance codes put the most relevant documents LOWEST (1 = complete answer).
 LOWER_IS_MORE_RELEVANT = {"cranfield"}

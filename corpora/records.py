@@ -1,5 +1,5 @@
 """What every loader checks the same way: fields and records of line-numbered JSONL files (reading
-itself is ``rageval.jsonl``), the choice of a split, judgments matched to the corpus and queries, and
+itself is ``rageval.data.jsonl``), the choice of a split, judgments matched to the corpus and queries, and
 reference spans matched to their documents."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rageval.data import Corpus, Qrels, Span
+from rageval.data.jsonl import read_jsonl
+from rageval.data.model import Corpus, Qrels, Span
+from rageval.data.trec import check_id, check_qrels
 from rageval.errors import DataError, MissingSplitError
-from rageval.jsonl import read_jsonl
-from rageval.trec import check_id, check_qrels
 
 log = logging.getLogger("rageval")
 
@@ -78,7 +78,7 @@ def pick_split(available: list[str], split: str | None, where: Path) -> str:
 def matching_judgments(qrels: Qrels, where: Path | str, corpus: Corpus, query_ids: set[str],
                        queries_name: str, corpus_name: str) -> Qrels:
     """The judgments whose query and document exist; the others are counted in a warning, and an
-    error is raised when none is left. Ids and grades are checked first (``rageval.trec.check_qrels``)."""
+    error is raised when none is left. Ids and grades are checked first (``rageval.data.trec.check_qrels``)."""
     check_qrels(qrels, str(where))
     unknown_q = [q for q in qrels if q not in query_ids]
     unknown_docs = [d for q in qrels if q in query_ids for d in qrels[q] if d not in corpus]

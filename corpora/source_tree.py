@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from rageval.treesitter import BY_EXTENSION
+from rageval.text.treesitter import BY_EXTENSION
 
 # Folders never walked: virtualenvs, build output, vendored code, caches (hidden folders are skipped too).
 SKIP_DIRS = frozenset({

@@ -7,23 +7,23 @@
 >>> rageval.evaluate(ds.qrels, bm25.search(ds.queries, k=100), ["nDCG@10"]).means
 
 The names below are the public API (the README's "Public API" section lists them, with the modules
-a plugin author also imports from: ``rageval.plugins``, ``rageval.metrics``, ``rageval.ties``,
-``rageval.lexical``, ``rageval.topk``, ``rageval.fusion``, ``rageval.errors``); every other module
+a plugin author also imports from: ``rageval.plugins``, ``rageval.metrics``, ``rageval.metrics.ties``,
+``rageval.text.lexical``, ``rageval.retrieval.topk``, ``rageval.retrieval.fusion``, ``rageval.errors``); every other module
 is internal.
 """
 from __future__ import annotations
 
-from . import registry
-from .benchmarking import benchmark
-from .data import Corpus, Dataset, Document, Qrels, Queries
-from .datasets import load_dataset
-from .errors import RagevalError
-from .evaluation import evaluate
-from .metrics import Measure
-from .metrics.ranking import TrecMeasure
-from .plugins import Chunker, DatasetLoader, Generator, Retriever
-from .results_frame import read_results
-from .trec import Run, read_qrels
+from rageval import registry
+from rageval.data.loading import load_dataset
+from rageval.data.model import Corpus, Dataset, Document, Qrels, Queries
+from rageval.data.trec import Run, read_qrels
+from rageval.errors import RagevalError
+from rageval.metrics import Measure
+from rageval.metrics.ranking import TrecMeasure
+from rageval.plugins import Chunker, DatasetLoader, Generator, Retriever
+from rageval.reporting.frame import read_results
+from rageval.running.benchmark import benchmark
+from rageval.scoring.evaluation import evaluate
 
 __version__ = "0.1.0"
 

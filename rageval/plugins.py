@@ -7,12 +7,12 @@ from typing import Any, ClassVar, Iterator, Protocol, Sequence, runtime_checkabl
 
 import numpy as np
 
-from . import registry
-from .data import Corpus, Dataset, Document, Queries
-from .errors import RagevalError, SpecError
-from .generation_cache import GenerationCache, generation_key
-from .progress import progress
-from .trec import Run
+from rageval import registry
+from rageval.data.model import Corpus, Dataset, Document, Queries
+from rageval.data.trec import Run
+from rageval.errors import RagevalError, SpecError
+from rageval.progress import progress
+from rageval.store.generation_cache import GenerationCache, generation_key
 
 
 class Plugin:

@@ -29,8 +29,8 @@ from types import TracebackType
 
 from tqdm import tqdm
 
-from .errors import RagevalError
-from .registry import parse_number
+from rageval.errors import RagevalError
+from rageval.registry import parse_number
 
 log = logging.getLogger("rageval")
 

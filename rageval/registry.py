@@ -17,11 +17,12 @@ import math
 import re
 import types
 import typing
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, Mapping
 
-from .errors import SpecError
+from rageval.errors import SpecError
 
 GROUPS = {
     "corpora": "rageval.corpora",
@@ -218,29 +219,60 @@ def convert(value: str, tp: Any) -> Any:
     return value
 
 
-def resolve(kind: str, spec: str, fixed: Iterable[str] = ()) -> tuple[Any, dict[str, Any]]:
-    """The plugin a spec names and its options converted to their annotated types (nothing is
-    instantiated: this is how a command checks every spec before it starts work). An option without
-    a default that neither the spec nor ``fixed`` (names the caller supplies) sets is an error."""
+def typed_options(what: str, raw: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, Any]:
+    """Raw option strings converted to the types ``known`` gives them (name -> annotated type): the one
+    conversion every spec goes through (plugins, executors, measures). An unknown option lists the
+    valid ones; a bad value names the option and what was expected. ``what`` names the spec's owner in
+    errors (``retriever 'bm25'``)."""
+    typed: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            valid = ", ".join(f"{k} ({type_name(t)})" for k, t in known.items()) or "none"
+            raise SpecError(f"{what} has no option {key!r}; its options: {valid}")
+        try:
+            typed[key] = convert(value, known[key])
+        except ValueError as e:
+            raise SpecError(f"{what}: option {key}={value!r}: {e}") from None
+    return typed
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A plugin spec parsed once: the text as written, the plugin it names and its typed options.
+    ``create`` builds an instance from it without reading the text again."""
+
+    kind: str
+    text: str
+    plugin: Any
+    options: Mapping[str, Any]
+
+    def create(self, **fixed: Any) -> Any:
+        """A new instance with these options (and ``fixed``, set by the caller); it gets ``spec``,
+        the text it was made from."""
+        instance = self.plugin(**{**self.options, **fixed})
+        try:
+            instance.spec = self.text
+        except AttributeError:  # a plugin that keeps no attributes
+            pass
+        return instance
+
+
+def resolve(kind: str, spec: str, fixed: Iterable[str] = ()) -> Spec:
+    """The spec parsed: the plugin it names and its options converted to their annotated types
+    (nothing is instantiated: this is how a command checks every spec before it starts work). An
+    option without a default that neither the spec nor ``fixed`` (names the caller supplies) sets is
+    an error."""
     name, positional, raw = parse_spec(spec)
     cls = plugin(kind, name)
     known = options_of(cls)
-    kwargs: dict[str, Any] = {}
     if positional is not None:
         first = next(iter(known), None)
         if first is None:
             raise SpecError(f"{_KIND[kind]} {name!r} takes no argument, got {positional!r}")
         raw = {first: positional, **raw}
-    for key, value in raw.items():
-        if key not in known:
-            valid = ", ".join(f"{k} ({type_name(t)})" for k, t in known.items()) or "none"
-            raise SpecError(f"{_KIND[kind]} {name!r} has no option {key!r}; its options: {valid}")
-        try:
-            kwargs[key] = convert(value, known[key])
-        except ValueError as e:
-            raise SpecError(f"{_KIND[kind]} {name!r}: option {key}={value!r}: {e}") from None
+    kwargs = typed_options(f"{_KIND[kind]} {name!r}", raw, known)
     _check_required(kind, name, cls, {*kwargs, *fixed})
-    return cls, kwargs
+    return Spec(kind, spec, cls, types.MappingProxyType(kwargs))
 
 
 def _check_required(kind: str, name: str, cls: Any, given: set[str]) -> None:
@@ -276,11 +308,4 @@ def bound_options(cls: Any, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[s
 def create(kind: str, spec: str, **fixed: Any) -> Any:
     """Instantiate the plugin a spec names, with its options converted to their annotated types; the
     instance gets ``spec``, the string it was made from."""
-    cls, kwargs = resolve(kind, spec, fixed)
-    kwargs.update(fixed)
-    instance = cls(**kwargs)
-    try:
-        instance.spec = spec
-    except AttributeError:  # a plugin that keeps no attributes
-        pass
-    return instance
+    return resolve(kind, spec, fixed).create(**fixed)

@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from rageval.cache import cache_dir, key
-from rageval.data import Corpus
-from rageval.files import atomic_open
-from rageval.lexical import Analyzer
+from rageval.data.model import Corpus
 from rageval.progress import progress
-from rageval.treesitter import LANGUAGES, grammar_versions, parser
+from rageval.store.cache import cache_dir, key
+from rageval.store.files import atomic_open
+from rageval.text.lexical import Analyzer
+from rageval.text.treesitter import LANGUAGES, grammar_versions, parser
 
 log = logging.getLogger("rageval")
 

@@ -23,19 +23,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rageval.cache import cache_dir, key
-from rageval.data import Corpus, Dataset, Queries
-from rageval.embedding import DEFAULT_MODEL
+from rageval.data.model import Corpus, Dataset, Queries
+from rageval.data.trec import Run
 from rageval.errors import RagevalError, SpecError
-from rageval.files import atomic_open
 from rageval.plugins import Retriever
 from rageval.progress import progress
-from rageval.evaluation import evaluate
-from rageval.topk import top_k_dense
-from rageval.trec import Run
-
-from .ast_graph import CodeGraph, corpus_graphs
-from .dense import Dense, installed
+from rageval.retrieval.encoder import DEFAULT_MODEL
+from rageval.retrieval.topk import top_k_dense
+from rageval.retrievers.ast_graph import CodeGraph, corpus_graphs
+from rageval.retrievers.dense import Dense, installed
+from rageval.scoring.evaluation import evaluate
+from rageval.store.cache import cache_dir, key
+from rageval.store.files import atomic_open
 
 log = logging.getLogger("rageval")
 
@@ -95,7 +94,7 @@ class AstGnn(Retriever):
         return {**self.params, "text_model": self.dense.encoder.identity}
 
     def _build(self):
-        from .astgnn_model import AstGnnEncoder
+        from rageval.retrievers.astgnn_model import AstGnnEncoder
 
         p = self.params
         return AstGnnEncoder(self.dense.encoder.dim, p["hidden"], p["layers"], p["pool_ratio"], p["type_buckets"], p["token_buckets"],
@@ -276,7 +275,7 @@ class AstGnn(Retriever):
         """The model's vectors of every document of ``corpus``, and the graph counts."""
         import torch
 
-        from .astgnn_model import collate
+        from rageval.retrievers.astgnn_model import collate
 
         model = self._require_model()
         text = self.dense.encoder.corpus_embeddings(corpus, self.dense.doc_prefix, self.dense.block_size)
@@ -346,7 +345,7 @@ class _TrainingPairs:
         other document of the batch a negative (the same document twice is never its own negative)."""
         import torch
 
-        from .astgnn_model import collate
+        from rageval.retrievers.astgnn_model import collate
 
         slots = self.doc_slot[rows]
         g = collate([self.graphs[s] for s in slots]) if self.use_graph else None

@@ -18,7 +18,7 @@ from torch_geometric.nn import SAGEConv, global_max_pool, global_mean_pool
 from torch_geometric.nn.pool.select.topk import topk
 from torch_geometric.utils import scatter
 
-from .ast_graph import CodeGraph
+from rageval.retrievers.ast_graph import CodeGraph
 
 
 @dataclass

@@ -9,16 +9,15 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from rageval.data import Corpus, Queries
+from rageval.data.model import Corpus, Queries
+from rageval.data.trec import Run
 from rageval.errors import RagevalError, SpecError
-from rageval.index_shards import analyse_on_tasks, shard_count
-from rageval.lexical import Analyzer, Vocabulary
 from rageval.plugins import Retriever
 from rageval.progress import progress
-from rageval.trec import Run
-from rageval.topk import top_k_rows
-
-from .bm25_index import EmptyVocabulary, SparseBM25
+from rageval.retrieval.topk import top_k_rows
+from rageval.retrievers.bm25_index import EmptyVocabulary, SparseBM25
+from rageval.running.index_shards import analyse_on_tasks, shard_count
+from rageval.text.lexical import Analyzer, Vocabulary
 
 INDEX_BATCH = 4_096
 MAX_PARAMETER = 1_000.0  # bound of k1 and |epsilon|: the usual k1 lies in 0.5..3; far larger ones overflow
@@ -79,7 +78,7 @@ class BM25(Retriever):
             self.shards = shard_count(len(corpus))
 
             def batches():
-                if self.shards:  # analysed on Ray tasks (rageval.index_shards)
+                if self.shards:  # analysed on Ray tasks (rageval.running.index_shards)
                     for term_ids, lengths in analyse_on_tasks(self.vocab, corpus.contents(), self.shards,
                                                               INDEX_BATCH):
                         yield term_ids, lengths

@@ -1,6 +1,6 @@
 """Our BM25 backend: an inverted index as a scipy sparse matrix of precomputed term weights.
 
-Indexing streams the corpus in batches (term ids from ``rageval.lexical.Vocabulary``), counts
+Indexing streams the corpus in batches (term ids from ``rageval.text.lexical.Vocabulary``), counts
 term frequencies per batch, and stores every (term, document) weight
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
 A query touches only the postings of its terms: a batch of queries is scored and cut to its top
@@ -15,7 +15,6 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-
 
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
@@ -58,7 +57,7 @@ def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int
 def score_top_k(*args):
     """``rageval.retrievers.bm25_kernel.score_top_k``, imported on the first search: importing numba takes
     about 0.2 s, which a process that never searches with BM25 should not pay."""
-    from .bm25_kernel import score_top_k as compiled
+    from rageval.retrievers.bm25_kernel import score_top_k as compiled
 
     return compiled(*args)
 

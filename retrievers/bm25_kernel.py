@@ -5,7 +5,7 @@ into a dense accumulator, in the order scipy's sparse product ``Q @ W`` adds the
 the CSR order of ``Q``, postings in index order), so every score is bit-identical to that product.
 A second pass over the same postings takes each document's sum once (and resets it): those not
 zero (the entries the product keeps) are offered to a k-sized heap ordered by score, ties by
-``tie_rank`` (trec_eval's rule, as ``rageval.topk``). Compiled once per machine (``cache=True``, in
+``tie_rank`` (trec_eval's rule, as ``rageval.retrieval.topk``). Compiled once per machine (``cache=True``, in
 ``__pycache__`` beside this file, as ``rageval.retrievers.bm25_kernel``) and run without the GIL.
 """
 from __future__ import annotations

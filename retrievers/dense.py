@@ -9,13 +9,13 @@ from typing import Literal
 
 import numpy as np
 
-from rageval.data import Corpus, Queries
-from rageval.embedding import DEFAULT_MODEL, Encoder
+from rageval.data.model import Corpus, Queries
+from rageval.data.trec import Run
 from rageval.errors import SpecError
 from rageval.plugins import Retriever
 from rageval.progress import progress
-from rageval.trec import Run
-from rageval.topk import top_k_rows
+from rageval.retrieval.encoder import DEFAULT_MODEL, Encoder
+from rageval.retrieval.topk import top_k_rows
 
 
 def build_index(vectors: np.ndarray, kind: str, hnsw_m: int, ef_construction: int, ef_search: int,
@@ -133,7 +133,7 @@ class Dense(Retriever):
         return self.search_vectors(queries.ids, self.encode_texts(queries.texts), k)
 
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
-        """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.topk.top_k``):
+        """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.retrieval.topk.top_k``):
         score descending, then doc id descending. FAISS is asked for one more result than k, so a
         tie that crosses the cut shows; such rows are searched deeper until the tie is whole."""
         n = len(self.corpus)

@@ -29,15 +29,14 @@ from typing import ClassVar, Literal, Sequence
 import numpy as np
 
 from rageval import registry
-from rageval.data import Corpus, Queries
+from rageval.data.model import Corpus, Queries
+from rageval.data.trec import Run
 from rageval.errors import SpecError
-from rageval.fusion import fuse
-from rageval.index_cache import cached_index
 from rageval.plugins import Retriever, VectorRetriever, WeightedQueryRetriever
-from rageval.trec import Run
-
-from .rewrite_prompts import load_prompts
-from .rm3 import expand
+from rageval.retrieval.fusion import fuse
+from rageval.retrievers.rewrite_prompts import load_prompts
+from rageval.retrievers.rm3 import expand
+from rageval.store.index_cache import cached_index
 
 _WORD = re.compile(r"\w")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)]|\(\d+\))\s*")
@@ -152,7 +151,7 @@ class GeneratedQueries(Stage):
 
 
 class FusedParaphrases(Stage):
-    """``multi``: the query and its generated rephrasings searched apart, fused by ``rageval.fusion.fuse`` (rrf)."""
+    """``multi``: the query and its generated rephrasings searched apart, fused by ``rageval.retrieval.fusion.fuse`` (rrf)."""
 
     uses = ("paraphrases", "rrf_k")
     prompts = ("multi",)

@@ -13,11 +13,11 @@ import pytest
 from conftest import write_beir
 
 from rageval import load_dataset, registry
-from rageval.data import Corpus, Dataset, Queries
-from rageval.embedding_diagnostics import diagnostics
+from rageval.data.model import Corpus, Dataset, Queries
+from rageval.retrieval.diagnostics import diagnostics
 from rageval.errors import RagevalError, SpecError
-from rageval.benchmarking import benchmark as run
-from rageval.training import TrainingData
+from rageval.running.benchmark import benchmark as run
+from rageval.data.training import TrainingData
 from rageval.retrievers.ast_graph import code_graph
 
 ADD = "def add(a, b):\n    total = a + b\n    return total\n"

@@ -10,7 +10,7 @@ from rank_bm25 import BM25Okapi
 
 from conftest import write_beir
 from rageval import Corpus, Queries, benchmark, get_retriever, load_dataset
-from rageval.topk import top_k, top_k_dense
+from rageval.retrieval.topk import top_k, top_k_dense
 
 
 @pytest.fixture(scope="module")

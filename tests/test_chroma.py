@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate, load_dataset
-from rageval.chroma import place_by_search
+from rageval.metrics.chunking_eval import place_by_search
 from rageval.metrics import parse_measures
 
 ALPHA = "abcdefghijklmnopqrstuvwxyz"  # every letter once: placement by search finds the chunker's offsets
@@ -187,7 +187,7 @@ def test_an_empty_reference_adds_nothing():
 
 
 def test_precision_omega_of_a_document_without_chunks():
-    from rageval.chroma import chroma_precision_omega
+    from rageval.metrics.chunking_eval import chroma_precision_omega
 
     assert chroma_precision_omega({}, [[("missing", 0, 4)]]).tolist() == [0.0]
     assert chroma_precision_omega({"d": [(0, 4)]}, [[("d", 6, 8)]]).tolist() == [0.0]  # no chunk meets it

@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 from rageval import Corpus, registry
-from rageval.units import Unit
+from rageval.text.units import Unit
 
 text_splitters = pytest.importorskip("langchain_text_splitters", reason="langchain-text-splitters is a test extra")
 CHROMA_SEPARATORS = ["\n\n", "\n", ".", "?", "!", " ", ""]

@@ -10,8 +10,8 @@ import pytest
 from rageval import Corpus, load_dataset, registry
 from rageval import benchmark as run
 from rageval.errors import DataError, SpecError
-from rageval.run_folder import pair_folder
-from rageval.units import Unit
+from rageval.store.run_folder import pair_folder
+from rageval.text.units import Unit
 
 SPECS = ["fixed:size=60", "fixed:size=60,overlap=15", "fixed:size=40,unit=cl100k_base", "fixed:size=300,unit=chars",
          "recursive:size=400", "recursive:size=80,unit=regex,overlap=20", "sentence:n=3", "sentence:n=4,overlap=2",
@@ -109,7 +109,7 @@ def test_punct_sentences_joined_by_one_space():
 
 
 def test_ast_chunks_never_cut_a_function_that_fits(texts):
-    from rageval.treesitter import functions, parser
+    from rageval.text.treesitter import functions, parser
 
     size = 1200
     chunks = registry.create("chunkers", f"ast:size={size}").chunk(texts)

@@ -71,7 +71,7 @@ def test_import_from_the_folder_holding_the_clone_gets_the_installed_package(tmp
     code = "import rageval, rageval.cli; print(rageval.__file__); print(rageval.load_dataset.__module__)"
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(root / "rageval" / "__init__.py"), "rageval.datasets"]
+    assert done.stdout.split() == [str(root / "rageval" / "__init__.py"), "rageval.data.loading"]
     # without any installed rageval (-S: no site-packages), the error says what was found
     done = subprocess.run([sys.executable, "-S", "-c", "import rageval"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1

@@ -12,7 +12,7 @@ from scipy import stats
 
 from rageval import RagevalError, Run, read_qrels
 from rageval.cli import main
-from rageval.significance import correct, interval, p_values, randomization
+from rageval.scoring.significance import correct, interval, p_values, randomization
 
 RNG = np.random.default_rng(7)
 A = RNG.random(40)
@@ -174,8 +174,8 @@ def test_run_baseline_marks_agree_with_compare(shared, tmp_path, capsys):
 
 
 def test_tie_mark_in_the_leaderboard():
-    from rageval.benchmarking import Outcome
-    from rageval.report import leaderboard
+    from rageval.running.benchmark import Outcome
+    from rageval.reporting.leaderboard import leaderboard
 
     near = Outcome("d", "a", {"P@5": 0.30}, {}, ties={"P@5": {"expected": 0.304, "min": 0.2, "max": 0.4}})
     far = Outcome("d", "b", {"P@5": 0.30}, {}, ties={"P@5": {"expected": 0.306, "min": 0.2, "max": 0.4}})
@@ -214,7 +214,7 @@ def test_compare_reads_runs_made_elsewhere_beside_its_own(adi_runs, shared, tmp_
 
 
 def test_across_datasets_by_hand():
-    from rageval.compare import Row, Table, across
+    from rageval.scoring.compare import Row, Table, across
 
     def table(dataset, difference, p):
         return Table(dataset, "nDCG@10", 10, {}, [Row("base", 0.5, 0.4, 0.6),
@@ -232,8 +232,8 @@ def test_across_datasets_by_hand():
 def write_pair(out, dataset, system, values, measure="nDCG@10", order=None):
     """A finished pair folder made by rageval's own writer (``RunFolder.write_scores``), its
     per_query.jsonl in ``order`` (default: the order of ``values``)."""
-    from rageval.run_folder import RunFolder, pair_folder
-    from rageval.run_store import PairKey, PairResult
+    from rageval.store.run_folder import RunFolder, pair_folder
+    from rageval.store.run_store import PairKey, PairResult
 
     folder = pair_folder(out, dataset, system)
     folder.mkdir(parents=True)
@@ -337,8 +337,8 @@ def test_compare_option_values_are_checked(tmp_path, capsys, option, message):
 
 
 def test_significance_api_checks_its_arguments():
-    from rageval.compare import System, across, compare
-    from rageval.significance import bootstrap_test
+    from rageval.scoring.compare import System, across, compare
+    from rageval.scoring.significance import bootstrap_test
 
     for call in (lambda: p_values(A, B, n=0), lambda: randomization(B - A, n=-5), lambda: bootstrap_test(B - A, n=0),
                  lambda: p_values(A, B, "bootstrap", n=2.5)):
@@ -409,7 +409,7 @@ def test_a_corrupt_per_query_file_leaves_its_pair_out(tmp_path, capsys, caplog):
 
 
 def test_draws_are_bounded_in_the_api_too():
-    from rageval.significance import MAX_DRAWS, bootstrap_test, check_draws
+    from rageval.scoring.significance import MAX_DRAWS, bootstrap_test, check_draws
 
     assert MAX_DRAWS == 10_000_000 and check_draws(MAX_DRAWS) == MAX_DRAWS
     for call in (lambda: check_draws(MAX_DRAWS + 1), lambda: randomization(B - A, n=10**10),
@@ -433,7 +433,7 @@ def test_an_interrupted_compare_says_nothing_was_written(tmp_path, capsys, monke
 
 
 def test_seed_and_draws_must_be_whole_numbers_not_floats_or_bools():
-    from rageval.significance import check_draws, check_seed
+    from rageval.scoring.significance import check_draws, check_seed
 
     assert (check_seed(0), check_seed(np.int64(7)), check_draws(np.int32(5))) == (0, 7, 5)
     for seed in (1.5, 2.0, True, "3"):  # 1.5 would seed numpy as 1, silently
@@ -449,7 +449,7 @@ def test_seed_and_draws_must_be_whole_numbers_not_floats_or_bools():
 def test_plain_turns_numpy_values_into_json_types_and_non_finite_numbers_into_null():
     import math
 
-    from rageval.compare import Row, Table, plain, to_json
+    from rageval.scoring.compare import Row, Table, plain, to_json
 
     value = plain({1: np.float32("inf"), "b": (np.float64(0.5), -math.inf, float("nan")), "c": [np.bool_(True)],
                    "d": np.int64(3)})
@@ -461,7 +461,7 @@ def test_plain_turns_numpy_values_into_json_types_and_non_finite_numbers_into_nu
 
 
 def test_every_dataset_lacking_the_baseline_is_named_in_its_own_warning(caplog):
-    from rageval.compare import lacking_baseline
+    from rageval.scoring.compare import lacking_baseline
 
     systems = {"one": ["bm25", "dense"], "two": ["dense"], "three": ["splade", "dense"]}
     assert lacking_baseline(systems, "bm25") == ["two", "three"]

@@ -26,7 +26,7 @@ def test_a_text_column_reads_back_every_string():
     the buffer is their UTF-8 encoding; a column pickles (Ray sends corpora to workers)."""
     import pickle
 
-    from rageval.text_column import TextColumn
+    from rageval.data.text_column import TextColumn
 
     texts = ["plain", "", "café résumé", "数据检索", "emoji 🙂 end", "\ud800 lone", "", "last"]
     column = TextColumn.of(iter(texts))
@@ -45,7 +45,7 @@ def test_a_text_column_reads_back_every_string():
 def test_a_corpus_of_text_columns_is_the_corpus_of_lists():
     """Texts and titles held as TextColumns: the same fingerprint, contents, batches and documents
     as with lists; contents are the texts themselves when no title is set."""
-    from rageval.text_column import TextColumn
+    from rageval.data.text_column import TextColumn
 
     ids, texts, titles = ["b", "a", "c"], ["beta text", "alpha", "ü gamma"], ["B", "", "C"]
     lists = Corpus(ids=ids, texts=texts, titles=titles)

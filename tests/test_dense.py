@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rageval import Corpus, Queries, RagevalError, get_retriever, load_dataset
-from rageval.embedding import Encoder, default_model_path
+from rageval.retrieval.encoder import Encoder, default_model_path
 
 pytest.importorskip("faiss")
 
@@ -124,7 +124,7 @@ def test_hnsw_recall_against_flat_on_cosqa(shared):
 
 @pytest.mark.parametrize("index", ["flat", "hnsw", "ivf"])
 def test_the_faiss_index_is_reused_from_the_cache(adi, fresh_cache, index):
-    from rageval.index_cache import cached_index
+    from rageval.store.index_cache import cached_index
 
     spec = f"dense:index={index}" + (",nlist=4" if index == "ivf" else "")
     first = get_retriever(spec)

@@ -267,7 +267,7 @@ def test_csv_export_quotes_a_cell_holding_a_carriage_return(tmp_path):
 
 def test_the_python_api_warns_when_the_run_shares_no_judged_query(caplog):
     from rageval import evaluate
-    from rageval.trec import Run
+    from rageval.data.trec import Run
 
     for run, listed in ((Run.from_dict({}), "0 queries (0 results)"),
                         (Run.from_dict({"other": {"da": 1.0, "db": 0.5}}), "1 queries (2 results)")):

@@ -10,8 +10,8 @@ import pytest
 
 from rageval import RagevalError, benchmark
 from rageval.errors import SpecError
-from rageval.executors import LocalExecutor, RayExecutor, Task, executor
-from rageval.run_folder import pair_folder
+from rageval.running.executors import LocalExecutor, RayExecutor, Task, executor
+from rageval.store.run_folder import pair_folder
 
 if os.environ.get("CI", "").lower() == "true":
     import ray  # installed by .ci/run (rageval[ray]): a failure, not a skip, when missing
@@ -94,7 +94,7 @@ def test_a_bm25_index_analysed_in_shards_on_ray_is_the_local_index(cluster, shar
     (positions and scores) as a build in this process; the executor hands its ``indexers`` to tasks."""
     import numpy as np
 
-    import rageval.index_shards as index_shards
+    import rageval.running.index_shards as index_shards
     from rageval import get_retriever, load_dataset
 
     ds = load_dataset(str(shared / "cosqa"))

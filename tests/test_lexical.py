@@ -1,7 +1,7 @@
 """The shared analyzer: identifier splitting, stop words, stemming; the batch path equals the reference."""
 from __future__ import annotations
 
-from rageval.lexical import Analyzer, Vocabulary
+from rageval.text.lexical import Analyzer, Vocabulary
 
 
 def test_defaults_split_identifiers_drop_stop_words_and_stem():

@@ -18,7 +18,7 @@ from rageval import Run, evaluate, registry
 from rageval.cli import main
 from rageval.metrics import Judged, Measure, measure_class
 from rageval.metrics.span import SpanMeasure
-from rageval.ties import TiedList
+from rageval.metrics.ties import TiedList
 
 
 def _hits(judged: Judged, measures: Sequence[Measure]) -> dict[Measure, dict[str, float]]:

@@ -144,7 +144,7 @@ def test_r_precision_by_hand():
 
 
 def test_reciprocal_rank_fusion_by_hand():
-    from rageval.fusion import fuse
+    from rageval.retrieval.fusion import fuse
 
     one = Run.from_dict({"q1": {"a": 3.0, "b": 2.0, "c": 1.0}, "q2": {"x": 1.0}})
     two = Run.from_dict({"q1": {"c": 9.0, "a": 8.0}})
@@ -275,7 +275,7 @@ def test_tie_aware_values_are_on_by_default_and_count_the_unretrieved_tail():
 
 
 def test_curves_are_the_measures_at_each_depth():
-    from rageval.evaluation import CURVES, curves
+    from rageval.scoring.evaluation import CURVES, curves
 
     run = Run.from_dict({"q1": {"b": 0.9, "a": 0.5, "d": 0.5, "c": 0.1}, "q2": {"b": 0.3}})
     ds = dataset(QRELS)
@@ -298,7 +298,7 @@ def test_curves_are_the_measures_at_each_depth():
 
 
 def test_the_deepest_cutoff_sets_the_depth_kept():
-    from rageval.evaluation import max_cutoff
+    from rageval.scoring.evaluation import max_cutoff
     from rageval.metrics import parse_measures
 
     assert max_cutoff(parse_measures(["MRR@10", "nDCG@100", "Rprec"])) == 100

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rageval import RagevalError, evaluate, get_retriever, load_dataset
-from rageval.embedding import Encoder
+from rageval.retrieval.encoder import Encoder
 from rageval.metrics import parse_measure
 
 pytest.importorskip("onnxruntime")
@@ -34,7 +34,7 @@ def test_fp32_onnx_gives_torchs_vectors_and_int8_stays_close(fresh_cache):
 
 def test_exports_are_cached_by_model_identity_and_backends_keep_their_own_embeddings(fresh_cache, monkeypatch,
                                                                                      shared):
-    import rageval.onnx_encoder as onnx_encoder
+    import rageval.retrieval.onnx_encoder as onnx_encoder
 
     adi = load_dataset(str(shared / "adi"))
     Encoder(backend="onnx").encode(["warm"])

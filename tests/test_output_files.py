@@ -17,8 +17,8 @@ from conftest import write_beir
 from rageval import benchmark
 from rageval.cli import main
 from rageval.errors import RagevalError
-from rageval.files import atomic_folder, atomic_open, remove_stale
-from rageval.run_folder import pair_folder, slug
+from rageval.store.files import atomic_folder, atomic_open, remove_stale
+from rageval.store.run_folder import pair_folder, slug
 
 # The documented temporary name: .NAME.rageval-<8 hex of sha256(host name)>-<pid>-<12 hex>.part
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
@@ -314,9 +314,9 @@ def test_reading_an_output_folder_that_is_not_one_says_what_it_is(tmp_path, monk
 
 
 def test_a_full_disk_names_the_file_and_the_other_pairs_go_on(shared, tmp_path, monkeypatch):
-    import rageval.files
+    import rageval.store.files
 
-    real = rageval.files.os.fsync
+    real = rageval.store.files.os.fsync
     calls = {"n": 0}
 
     def full(fd):
@@ -325,7 +325,7 @@ def test_a_full_disk_names_the_file_and_the_other_pairs_go_on(shared, tmp_path, 
             raise OSError(28, "No space left on device")
         return real(fd)
 
-    monkeypatch.setattr(rageval.files.os, "fsync", full)
+    monkeypatch.setattr(rageval.store.files.os, "fsync", full)
     first, second = benchmark(str(shared / "adi"), ["bm25", "bm25:k1=0.9"], ["nDCG@10"], out=tmp_path)
     assert first.error.startswith("cannot write ") and "run.trec: No space left on device" in first.error
     assert second.error is None

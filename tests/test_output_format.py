@@ -1,4 +1,4 @@
-"""The output folder's format (``rageval.run_store``): versions, the pair key and its display label.
+"""The output folder's format (``rageval.store.run_store``): versions, the pair key and its display label.
 
 A folder written before the format had a version (format 1, written here by hand as rageval 0.1's
 main wrote it) reads as it always did; a file in a newer format than this code knows is refused by
@@ -13,9 +13,9 @@ import pytest
 from conftest import write_beir
 from rageval import benchmark, read_results
 from rageval.cli import main
-from rageval.run_folder import RunFolder, pair_folder
-from rageval.run_records import read_output
-from rageval.run_store import FORMAT, PairKey, PairResult, read_json
+from rageval.store.run_folder import RunFolder, pair_folder
+from rageval.store.run_records import read_output
+from rageval.store.run_store import FORMAT, PairKey, PairResult, read_json
 
 CHUNKER = "regex:pattern=a + b"  # a chunker spec holding the label's own separator
 

@@ -167,7 +167,7 @@ def test_bm25_search_reports_each_batch_of_queries(monkeypatch):
 
 
 def test_encoding_a_corpus_shows_progress_whoever_calls_it(not_a_terminal, monkeypatch, tmp_path, bundled_model):
-    from rageval.embedding import Encoder
+    from rageval.retrieval.encoder import Encoder
 
     monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RAGEVAL_PROGRESS_INTERVAL", "0")

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate, registry
 from rageval.metrics import parse_measures
-from rageval.spans import SpanScorer
-from rageval.topk import top_k, top_k_dense, top_k_rows, top_k_sparse
+from rageval.metrics.token_spans import SpanScorer
+from rageval.retrieval.topk import top_k, top_k_dense, top_k_rows, top_k_sparse
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]),

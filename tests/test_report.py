@@ -11,8 +11,8 @@ import pytest
 
 from rageval import RagevalError, read_results
 from rageval.cli import main
-from rageval.report import leaderboard
-from rageval.run_store import Outcome
+from rageval.reporting.leaderboard import leaderboard
+from rageval.store.run_store import Outcome
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\"> apples?"
@@ -306,7 +306,7 @@ def test_a_value_that_is_not_a_finite_number_leaves_the_pair_out_everywhere(tmp_
 
 
 def test_text_tables_show_control_characters_escaped(tmp_path, capsys):
-    from rageval.report import printable, table
+    from rageval.reporting.leaderboard import printable, table
 
     out = _evaluated(tmp_path, ["sys"])
     metrics = next(out.glob("*/*/metrics.json"))  # a folder written by hand or an older version
@@ -335,7 +335,7 @@ def test_leaderboard_names_its_status_column_and_shows_failures_in_full():
 
 
 def test_spreadsheet_safe_by_hand():
-    from rageval.results_frame import spreadsheet_safe
+    from rageval.reporting.frame import spreadsheet_safe
 
     # OWASP: a cell beginning with = + - @, a tab or a carriage return is run as a formula
     for cell in ("=1+2", "+A1", "-A1", "@SUM(A1)", "\tq", "\r=cmd|' /C calc'!A0", "\r", "-1e", "+1+2", "-1e5x"):

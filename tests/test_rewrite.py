@@ -8,9 +8,9 @@ import pytest
 from conftest import write_beir
 
 from rageval import load_dataset, registry
-from rageval.data import Queries
+from rageval.data.model import Queries
 from rageval.errors import DataError, SpecError
-from rageval.benchmarking import benchmark as run_benchmark
+from rageval.running.benchmark import benchmark as run_benchmark
 from rageval.retrievers.rewrite import paraphrases
 from rageval.retrievers.rewrite_prompts import PROMPTS
 from rageval.retrievers.rm3 import expand, relevance_model
@@ -99,7 +99,7 @@ def test_gar_sparse_expands_and_falls_back(tiny, chat_server):
 
 def test_gar_code_prompt_for_code_corpora(chat_server):
     """Documents with a ``language`` (what the code loaders give) select the *_code prompts."""
-    from rageval.data import Corpus
+    from rageval.data.model import Corpus
 
     corpus = Corpus(ids=["f1", "f2"], texts=["def add(a, b):\n    return a + b", "def mul(a, b):\n    return a * b"],
                     metas=[{"language": "python"}] * 2)

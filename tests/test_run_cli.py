@@ -15,8 +15,8 @@ import pytrec_eval
 
 from rageval import load_dataset
 from rageval.cli import main
-from rageval.benchmarking import benchmark as run
-from rageval.run_folder import pair_folder
+from rageval.running.benchmark import benchmark as run
+from rageval.store.run_folder import pair_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -268,7 +268,7 @@ def test_irds_streams_the_documents_into_text_columns(shared, irds_home):
     per document) that read back exactly what ir_datasets gives (an empty text is replaced by the
     document's default_text(), as before); extra fields stay in the meta."""
     env = {**os.environ, "IR_DATASETS_HOME": str(irds_home)}
-    code = ("import json, ir_datasets; from rageval import load_dataset; from rageval.text_column import TextColumn\n"
+    code = ("import json, ir_datasets; from rageval import load_dataset; from rageval.data.text_column import TextColumn\n"
             "c = load_dataset('irds:cranfield').corpus\n"
             "docs = list(ir_datasets.load('cranfield').docs_iter())\n"
             "print(json.dumps({'columns': isinstance(c.texts, TextColumn) and isinstance(c.titles, TextColumn),\n"
@@ -281,7 +281,7 @@ def test_irds_streams_the_documents_into_text_columns(shared, irds_home):
 
 
 def test_sigterm_ends_a_run_like_ctrl_c(shared, tmp_path):
-    code = ("import sys, time; import rageval.benchmarking as r; slow = r.retrieve\n"
+    code = ("import sys, time; import rageval.running.benchmark as r; slow = r.retrieve\n"
             "def waiting(*a, **k):\n    time.sleep(30)\n    return slow(*a, **k)\n"
             "r.retrieve = waiting\nfrom rageval.cli import main\n"
             f"sys.exit(main(['run', '--dataset', {str(shared / 'adi')!r}, '--retriever', 'bm25', "

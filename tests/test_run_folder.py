@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rageval import Run
-from rageval.run_folder import RunFolder, pair_folder, slug
-from rageval.run_store import FORMAT, PairKey, PairResult, read_json
+from rageval.store.run_folder import RunFolder, pair_folder, slug
+from rageval.store.run_store import FORMAT, PairKey, PairResult, read_json
 
 SETTINGS = {"dataset": "d", "chunker": None, "retriever": "bm25", "config": {"k1": 1.5}, "k": 10}
 REQUEST = {"metrics": ["nDCG@10"], "ignore_identical_ids": False, "span_unit": "regex", "chroma": False}

@@ -6,7 +6,7 @@ import pytest
 
 from rageval import Corpus, Dataset, Queries, Run, evaluate
 from rageval.metrics import parse_measures
-from rageval.spans import SpanScorer, covered
+from rageval.metrics.token_spans import SpanScorer, covered
 
 # Two documents of one-letter words: token i of "a b c ..." spans characters [2i, 2i + 1).
 D1 = "a b c d e f g h i j"
@@ -127,7 +127,7 @@ def test_scorer_agrees_with_a_set_implementation_on_random_spans():
 
 
 def test_edges_of_the_interval_arithmetic():
-    from rageval.spans import full_recall_ranges
+    from rageval.metrics.token_spans import full_recall_ranges
 
     # a query that retrieved nothing scores 0, wherever it stands among the queries
     scorer = SpanScorer(lambda d: {"d1": D1, "d2": D2}[d], "regex")

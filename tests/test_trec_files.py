@@ -14,7 +14,7 @@ from rageval import Qrels, Run, evaluate, load_dataset, read_qrels
 from rageval.errors import DataError, RagevalError, SpecError
 from rageval.metrics import parse_measure
 from rageval.metrics.trec_eval import AT_DEPTH, AT_FRACTION, NOT_MEANS, PLAIN
-from rageval.trec import MAX_GRADE, MIN_GRADE
+from rageval.data.trec import MAX_GRADE, MIN_GRADE
 
 
 def qrels_file(tmp_path, text: str):

@@ -14,11 +14,11 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Iterator, NoReturn, Sequence
 
-from ..cache import check_cache
-from ..errors import RagevalError
-from ..ifrag import cli as ifrag_cli
-from ..progress import interval_from_environment, log_to_stderr
-from . import compare, evaluate, listing, report, run
+from rageval.cli import compare, evaluate, listing, report, run
+from rageval.errors import RagevalError
+from rageval.ifrag import cli as ifrag_cli
+from rageval.progress import interval_from_environment, log_to_stderr
+from rageval.store.cache import check_cache
 
 EXAMPLES = """examples:
   rageval run                                   the embedded default: the standard library as a code benchmark

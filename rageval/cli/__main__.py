@@ -1,6 +1,6 @@
 """``python -m rageval.cli``."""
 import sys
 
-from . import main
+from rageval.cli import main
 
 sys.exit(main())

@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..compare import across, check_options, compare, plain, render, systems_of, to_json
-from ..errors import RagevalError
-from ..files import output_file, write_json
-from ..metrics import parse_measures
-from ..registry import number_option
-from ..report import table
-from ..run_records import read_output
-from ..significance import CORRECTIONS, MAX_DRAWS, TESTS
+from rageval.errors import RagevalError
+from rageval.metrics import parse_measures
+from rageval.registry import number_option
+from rageval.reporting.leaderboard import table
+from rageval.scoring.compare import across, check_options, compare, plain, render, systems_of, to_json
+from rageval.scoring.significance import CORRECTIONS, MAX_DRAWS, TESTS
+from rageval.store.files import output_file, write_json
+from rageval.store.run_records import read_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,17 +8,18 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..benchmarking import CURVE_DEPTH, ResultsFile, Scoring
-from ..data import Qrels
-from ..errors import DataError, RagevalError
-from ..evaluation import DEFAULT_METRICS, Results, curves, evaluate
-from ..files import output_folder
-from ..jsonl import check_input_file
-from ..metrics import Measure, parse_measures
-from ..report import CONTROL_CHARACTERS, table
-from ..run_folder import RunFolder, pair_folder
-from ..run_store import RESULTS_JSON, RUN_JSON, Outcome, PairKey, PairResult, judgments_by_dataset, per_query_rows
-from ..trec import Run, judgments_fingerprint, read_qrels
+from rageval.data.jsonl import check_input_file
+from rageval.data.model import Qrels
+from rageval.data.trec import Run, judgments_fingerprint, read_qrels
+from rageval.errors import DataError, RagevalError
+from rageval.metrics import Measure, parse_measures
+from rageval.reporting.leaderboard import CONTROL_CHARACTERS, table
+from rageval.running.benchmark import CURVE_DEPTH, ResultsFile, Scoring
+from rageval.scoring.evaluation import DEFAULT_METRICS, Results, curves, evaluate
+from rageval.store.files import output_folder
+from rageval.store.run_folder import RunFolder, pair_folder
+from rageval.store.run_store import (RESULTS_JSON, RUN_JSON, Outcome, PairKey, PairResult, judgments_by_dataset,
+                                     per_query_rows)
 
 log = logging.getLogger("rageval")
 EXAMPLES = """examples:

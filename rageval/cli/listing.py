@@ -5,8 +5,8 @@ import argparse
 import dataclasses
 import textwrap
 
-from .. import registry
-from ..report import table
+from rageval import registry
+from rageval.reporting.leaderboard import table
 
 EXTRAS = {("retrievers", "dense"): "dense", ("retrievers", "astgnn"): "gnn", ("generators", "local"): "generate",
           ("corpora", "irds"): "irds"}

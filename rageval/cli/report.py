@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..files import output_file
-from ..registry import number_option
+from rageval.registry import number_option
+from rageval.store.files import output_file
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     """Write the page and say where."""
     output_file(args.html, "--html")
-    from ..report_page import write_report
+    from rageval.reporting.page import write_report
 
     path = write_report(args.out, args.html, args.baseline, args.ifrag or (), args.seed)
     print(f"report: {path}")
@@ -35,7 +35,7 @@ def run_report(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """Write the table and say where."""
     output_file(args.file, "--file")
-    from ..results_frame import export
+    from rageval.reporting.frame import export
 
     target = args.file or str(Path(args.out) / f"results{'.per_query' if args.per_query else ''}.{args.format}")
     print(f"exported: {export(args.out, target, args.format, args.per_query)}")

@@ -4,16 +4,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..benchmarking import benchmark
-from ..compare import compare, system
-from ..errors import RagevalError
-from ..evaluation import DEFAULT_METRICS, SPAN_METRICS
-from ..files import output_folder
-from ..metrics import MAX_CUTOFF, parse_measures
-from ..registry import number_option
-from ..report import leaderboard
-from ..run_records import read_output
-from ..run_store import RESULTS_JSON
+from rageval.errors import RagevalError
+from rageval.metrics import MAX_CUTOFF, parse_measures
+from rageval.registry import number_option
+from rageval.reporting.leaderboard import leaderboard
+from rageval.running.benchmark import benchmark
+from rageval.scoring.compare import compare, system
+from rageval.scoring.evaluation import DEFAULT_METRICS, SPAN_METRICS
+from rageval.store.files import output_folder
+from rageval.store.run_records import read_output
+from rageval.store.run_store import RESULTS_JSON
 
 DEFAULT_DATASET = "code:stdlib"
 RUN_EXAMPLES = """examples:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                          executor=args.executor, span_unit=args.span_unit, chroma=args.chroma)
     print(leaderboard(outcomes, [m.name for m in measures], _baseline_marks(args, outcomes, measures)))
     if args.report and any(not o.error for o in outcomes):
-        from ..report_page import write_report
+        from rageval.reporting.page import write_report
 
         print(f"\nreport: {write_report(out, baseline=args.baseline, seed=args.seed)}")
     print(f"\nresults: {out / RESULTS_JSON}")

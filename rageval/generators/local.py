@@ -13,11 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rageval.cache import cache_dir, key
-from rageval.embedding import model_identity
 from rageval.errors import RagevalError, SpecError
-from rageval.files import atomic_folder
 from rageval.plugins import Generator
+from rageval.retrieval.encoder import model_identity
+from rageval.store.cache import cache_dir, key
+from rageval.store.files import atomic_folder
 
 log = logging.getLogger("rageval")
 

@@ -7,11 +7,11 @@ test sets (rageval's JSONL, or FollowRAG's published layout through ``followrag`
 makes test sets from a dataset whose queries carry gold answers; ``scoring`` scores responses and
 ``followrag_table`` prints FollowRAG's own IF / RAG / Avg table.
 """
-from .builder import build
-from .instructions import CONFLICTS, REGISTRY, SEMANTICS, Instruction
-from .items import TestItem, make_instruction
-from .scoring import score
-from .testset import read_testset, write_testset
+from rageval.ifrag.builder import build
+from rageval.ifrag.instructions import CONFLICTS, REGISTRY, SEMANTICS, Instruction
+from rageval.ifrag.items import TestItem, make_instruction
+from rageval.ifrag.scoring import score
+from rageval.ifrag.testset import read_testset, write_testset
 
 __all__ = ["CONFLICTS", "REGISTRY", "SEMANTICS", "Instruction", "TestItem", "build", "make_instruction",
            "read_testset", "score", "write_testset"]

@@ -6,14 +6,14 @@ import logging
 import random
 from typing import Any
 
-from .. import registry
-from ..data import Dataset
-from ..datasets import dataset_loader, load_dataset
-from ..errors import RagevalError
-from ..retrieval import retrieve
-from ..training import TrainingData
-from .instructions import REGISTRY, Context, Instruction, compatible
-from .items import TestItem
+from rageval import registry
+from rageval.data.loading import dataset_loader, load_dataset
+from rageval.data.model import Dataset
+from rageval.data.training import TrainingData
+from rageval.errors import RagevalError
+from rageval.ifrag.instructions import REGISTRY, Context, Instruction, compatible
+from rageval.ifrag.items import TestItem
+from rageval.retrieval.pipeline import retrieve
 
 log = logging.getLogger("rageval")
 

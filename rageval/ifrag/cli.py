@@ -6,16 +6,16 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from .. import registry
-from ..errors import RagevalError
-from ..files import output_file, write_json, write_jsonl
-from ..report import table as text_table
-from ..significance import check_seed
-from .builder import build
-from .followrag_table import RATING_PROMPT, rate, read_prompt, table
-from .instructions import SEMANTICS
-from .scoring import match, read_responses, score
-from .testset import read_testset, write_testset
+from rageval import registry
+from rageval.errors import RagevalError
+from rageval.ifrag.builder import build
+from rageval.ifrag.followrag_table import RATING_PROMPT, rate, read_prompt, table
+from rageval.ifrag.instructions import SEMANTICS
+from rageval.ifrag.scoring import match, read_responses, score
+from rageval.ifrag.testset import read_testset, write_testset
+from rageval.reporting.leaderboard import table as text_table
+from rageval.scoring.significance import check_seed
+from rageval.store.files import output_file, write_json, write_jsonl
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

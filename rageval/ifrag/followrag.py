@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
-from ..files import write_json
-from ..jsonl import json_kind, read_text
-from .instructions import IFEVAL_TO_FOLLOWRAG
-from .items import TestItem, make_instruction
+from rageval.data.jsonl import json_kind, read_text
+from rageval.errors import DataError
+from rageval.ifrag.instructions import IFEVAL_TO_FOLLOWRAG
+from rageval.ifrag.items import TestItem, make_instruction
+from rageval.store.files import write_json
 
 _STRINGS = ("prompt", "question", "answer_gold")
 

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import RagevalError
-from ..plugins import Generator
-from .items import TestItem
+from rageval.errors import RagevalError
+from rageval.ifrag.items import TestItem
+from rageval.plugins import Generator
 
 SUBSETS = ("ifnq", "iftq", "ifhq", "ifwebq")
 MAX_TRIES = 10

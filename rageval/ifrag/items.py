@@ -9,7 +9,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .instructions import FOLLOWRAG_TO_IFEVAL, IFEVAL_TO_FOLLOWRAG, REGISTRY, RELATIONS, Instruction
+from rageval.ifrag.instructions import FOLLOWRAG_TO_IFEVAL, IFEVAL_TO_FOLLOWRAG, REGISTRY, RELATIONS, Instruction
 
 
 @dataclass

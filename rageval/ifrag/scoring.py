@@ -22,12 +22,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, RagevalError
-from ..jsonl import is_json_array, json_kind, read_jsonl, read_text
-from ..plugins import Generator
-from . import text as tx
-from .instructions import SEMANTICS
-from .items import TestItem
+from rageval.data.jsonl import is_json_array, json_kind, read_jsonl, read_text
+from rageval.errors import DataError, RagevalError
+from rageval.ifrag import text as tx
+from rageval.ifrag.instructions import SEMANTICS
+from rageval.ifrag.items import TestItem
+from rageval.plugins import Generator
 
 JUDGE_PROMPT = ("You grade answers to questions.\n\nQuestion: {question}\nCorrect answer(s): {gold}\n"
                 "Response: {response}\n\nDoes the response give a correct answer to the question? "

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
-from ..files import write_jsonl
-from ..jsonl import is_json_array, read_jsonl
-from .followrag import literal, read_followrag, write_followrag
-from .items import TestItem, make_instruction
+from rageval.data.jsonl import is_json_array, read_jsonl
+from rageval.errors import DataError
+from rageval.ifrag.followrag import literal, read_followrag, write_followrag
+from rageval.ifrag.items import TestItem, make_instruction
+from rageval.store.files import write_jsonl
 
 
 def _passages(value: Any) -> list[dict[str, str]] | None:

@@ -4,7 +4,7 @@ entry-point group, a cutoff and typed parameters, written ``nDCG@10``, ``Suffici
 known about it: how to compute it per query (``compute``), its display label (``label``), what it
 scores (``family``: ranked documents against judgments, or chunks against reference spans), and
 its expectation over orderings of tied documents (``expected_under_ties``, or none), which gives it
-a tie-aware range (``rageval.ties``).
+a tie-aware range (``rageval.metrics.ties``).
 
 Semantics (README, "Scoring: exact semantics"): results are ordered by score descending, ties by doc
 id descending (trec_eval's rule) and cut at k; ranking measures are computed by pytrec_eval on that run.
@@ -17,13 +17,13 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
 
-from .. import registry
-from ..data import Corpus, Qrels, Spans
-from ..errors import SpecError
+from rageval import registry
+from rageval.data.model import Corpus, Qrels, Spans
+from rageval.errors import SpecError
 
 if TYPE_CHECKING:
-    from ..ties import TiedList
-    from .span import SpanView
+    from rageval.metrics.span import SpanView
+    from rageval.metrics.ties import TiedList
 
 Ranked = Mapping[str, Sequence[tuple[str, float]]]
 """Query id -> [(doc id, score)] in trec_eval order."""
@@ -53,7 +53,7 @@ class Judged:
     def span_view(self) -> "SpanView":
         """The span measures' shared state (placed chunks, token offsets), built once."""
         if self._span_view is None:
-            from .span import SpanView
+            from rageval.metrics.span import SpanView
 
             self._span_view = SpanView(self)
         return self._span_view
@@ -104,7 +104,7 @@ class Measure:
 
     def expected_under_ties(self, tied: "TiedList") -> float:
         """The expected value for one query over every ordering of its tied documents, from the list's
-        tie structure read to ``depth`` (``rageval.ties.TiedList``). A class that defines it also
+        tie structure read to ``depth`` (``rageval.metrics.ties.TiedList``). A class that defines it also
         promises that moving a more relevant document up never lowers its value, so the least and
         greatest values are its ``compute`` on the lists with ties sorted worst / best first. Left
         undefined (here), the measure has no tie-aware range."""
@@ -134,7 +134,7 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
     Every trec_eval measure is also known by the name trec_eval prints (``bpref``, ``P_5``; ``trec_eval.py``)."""
     if isinstance(text, Measure):
         return text
-    from .trec_eval import by_trec_eval_name
+    from rageval.metrics.trec_eval import by_trec_eval_name
 
     if (named := by_trec_eval_name(text)) is not None:  # bpref, P_5, ndcg_cut_10: trec_eval's own names
         return named
@@ -149,7 +149,7 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
     if k is not None and not 1 <= k <= MAX_CUTOFF:
         raise SpecError(f"metric {text!r}: the cutoff must be between 1 and {MAX_CUTOFF}, got {k}")
     known = cls.parameters()
-    given: dict[str, Any] = {}
+    raw: dict[str, str] = {}
     for piece in (p.strip() for p in (params or "").split(",")):
         if not piece:
             continue
@@ -157,10 +157,8 @@ def parse_measure(text: str | Measure, **defaults: Any) -> Measure:
         if not eq or key not in known:
             valid = ", ".join(f"{n} ({registry.type_name(t)})" for n, t in known.items()) or "none"
             raise SpecError(f"metric {text!r}: {piece!r} is not key=value of a parameter; its parameters: {valid}")
-        try:
-            given[key] = registry.convert(value, known[key])
-        except ValueError as e:
-            raise SpecError(f"metric {text!r}: {key}={value!r}: {e}") from None
+        raw[key] = value
+    given = registry.typed_options(f"metric {text!r}", raw, known)
     filled = {key: value for key, value in defaults.items() if key in known and key not in given}
     return cls(cutoff=k, written=tuple(given), **filled, **given)
 
@@ -169,7 +167,7 @@ def measure_class(name: str) -> type[Measure] | None:
     """The class of the measure named ``name`` as results record it (``nDCG@10``, ``IoU@5(unit=chars)``,
     ``bpref``), for what it carries (``label``, ``family``) without building the measure again;
     None when no installed measure has that name (a plugin since uninstalled, or one that no longer imports)."""
-    from .trec_eval import TrecEval, by_trec_eval_name
+    from rageval.metrics.trec_eval import TrecEval, by_trec_eval_name
 
     try:
         if by_trec_eval_name(name) is not None:

@@ -1,5 +1,5 @@
 """nDCG@k, MAP@k, Recall@k, P@k, MRR@k and Rprec, computed by pytrec_eval (trec_eval's C code), each
-with its expectation over orderings of tied documents (``rageval.ties``).
+with its expectation over orderings of tied documents (``rageval.metrics.ties``).
 
 Another trec_eval measure is one small class: its label, the trec_eval name, and whether trec_eval
 cuts it itself (``ndcg_cut.10``) or rageval cuts the run at k first (``recip_rank``); it has no
@@ -11,8 +11,7 @@ from typing import Mapping, Sequence
 
 import pytrec_eval
 
-from .. import ties
-from . import Judged, Measure
+from rageval.metrics import Judged, Measure, ties
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Token-level span measures of chunked retrieval: span_recall@k, span_precision@k, IoU@k and
-precision_omega (semantics in ``rageval.spans``). They score the queries that have reference spans.
+precision_omega (semantics in ``rageval.metrics.token_spans``). They score the queries that have reference spans.
 Each takes ``unit`` (regex, chars, cl100k_base, hf:PATH[+special]) and ``chroma`` (the published
-chunking evaluation's rules, ``rageval.chroma``; characters)."""
+chunking evaluation's rules, ``rageval.metrics.chunking_eval``; characters)."""
 from __future__ import annotations
 
 import logging
@@ -10,11 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..chroma import chroma_precision_omega, chroma_scores, place_by_search
-from ..data import Span
-from ..errors import RagevalError
-from ..spans import SpanScorer, full_recall_ranges
-from . import Judged, Measure
+from rageval.data.model import Span
+from rageval.errors import RagevalError
+from rageval.metrics import Judged, Measure
+from rageval.metrics.chunking_eval import chroma_precision_omega, chroma_scores, place_by_search
+from rageval.metrics.token_spans import SpanScorer, full_recall_ranges
 
 log = logging.getLogger("rageval")
 
@@ -127,7 +127,7 @@ class SpanMeasure(Measure):
     chroma: bool = False
 
     def __post_init__(self) -> None:
-        from ..units import Unit
+        from rageval.text.units import Unit
 
         if not self.chroma:
             Unit(self.unit)  # an unknown unit or a missing tokenizer file: an error before any work

@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .. import ties
-from . import Judged, Measure
+from rageval.metrics import Judged, Measure, ties
 
 
 @dataclass(frozen=True)

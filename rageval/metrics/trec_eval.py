@@ -14,9 +14,9 @@ from typing import Sequence
 
 import pytrec_eval
 
-from .. import registry
-from ..errors import SpecError
-from . import MAX_CUTOFF, Judged, Measure
+from rageval import registry
+from rageval.errors import SpecError
+from rageval.metrics import MAX_CUTOFF, Judged, Measure
 
 PLAIN = ("map", "Rprec", "bpref", "recip_rank", "infAP", "utility", "11pt_avg", "binG", "G", "ndcg", "ndcg_rel",
          "Rndcg", "set_P", "set_relative_P", "set_recall", "set_map", "set_F")

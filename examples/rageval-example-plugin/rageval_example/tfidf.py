@@ -5,8 +5,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from rageval import Corpus, Queries, Retriever, Run
-from rageval.lexical import Analyzer, Vocabulary
-from rageval.topk import top_k_rows
+from rageval.retrieval.topk import top_k_rows
+from rageval.text.lexical import Analyzer, Vocabulary
 
 
 def _tfidf(term_ids: np.ndarray, lengths: np.ndarray, n_terms: int, idf: np.ndarray) -> sp.csr_matrix:

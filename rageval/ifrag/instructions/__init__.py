@@ -15,17 +15,20 @@ words are runs of letters and digits, keywords never match inside a longer word,
 README lists every difference. Loose mode (IFEval's) also accepts a response that passes with its
 first line, its last line or both removed, each with markdown emphasis (``*``) stripped too.
 """
-from .base import LANGUAGES, RELATIONS, SEMANTICS, Context, Instruction
-from .change_case import CapitalWordFrequency, EnglishCapital, EnglishLowercase
-from .combination import RepeatPrompt
-from .detectable_content import NumberPlaceholders, Postscript
-from .detectable_format import HighlightedSections, JsonFormat, MultipleSections, NumberBulletLists, Title
-from .keywords import ForbiddenWords, KeywordFrequency, KeywordsExistence
-from .language import ResponseLanguage
-from .length_constraints import NthParagraphFirstWord, NumberParagraphs, NumberSentences, NumberWords
-from .punctuation import NoComma
-from .registry import CONFLICTS, FOLLOWRAG_TO_IFEVAL, IFEVAL_TO_FOLLOWRAG, REGISTRY, compatible
-from .startend import END_PHRASES, EndChecker, Quotation
+from rageval.ifrag.instructions.base import LANGUAGES, RELATIONS, SEMANTICS, Context, Instruction
+from rageval.ifrag.instructions.change_case import CapitalWordFrequency, EnglishCapital, EnglishLowercase
+from rageval.ifrag.instructions.combination import RepeatPrompt
+from rageval.ifrag.instructions.detectable_content import NumberPlaceholders, Postscript
+from rageval.ifrag.instructions.detectable_format import (HighlightedSections, JsonFormat, MultipleSections,
+                                                          NumberBulletLists, Title)
+from rageval.ifrag.instructions.keywords import ForbiddenWords, KeywordFrequency, KeywordsExistence
+from rageval.ifrag.instructions.language import ResponseLanguage
+from rageval.ifrag.instructions.length_constraints import (NthParagraphFirstWord, NumberParagraphs, NumberSentences,
+                                                           NumberWords)
+from rageval.ifrag.instructions.punctuation import NoComma
+from rageval.ifrag.instructions.registry import (CONFLICTS, FOLLOWRAG_TO_IFEVAL, IFEVAL_TO_FOLLOWRAG, REGISTRY,
+                                                 compatible)
+from rageval.ifrag.instructions.startend import END_PHRASES, EndChecker, Quotation
 
 __all__ = [
     "CONFLICTS", "END_PHRASES", "FOLLOWRAG_TO_IFEVAL", "IFEVAL_TO_FOLLOWRAG", "LANGUAGES", "REGISTRY", "RELATIONS",

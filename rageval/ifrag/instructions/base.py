@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .. import text as tx
+from rageval.ifrag import text as tx
 
 RELATIONS = ("less than", "at least")
 SEMANTICS = ("ifeval", "rageval")

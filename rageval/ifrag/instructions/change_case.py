@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import reference_text as ref
-from .. import text as tx
-from .base import Context, Instruction, compare
+from rageval.ifrag import reference_text as ref, text as tx
+from rageval.ifrag.instructions.base import Context, Instruction, compare
 
 
 class CapitalWordFrequency(Instruction):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Context, Instruction
+from rageval.ifrag.instructions.base import Context, Instruction
 
 
 class RepeatPrompt(Instruction):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Context, Instruction, findall
+from rageval.ifrag.instructions.base import Context, Instruction, findall
 
 
 class Postscript(Instruction):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import text as tx
-from .base import Context, Instruction, compare, findall, search
+from rageval.ifrag import text as tx
+from rageval.ifrag.instructions.base import Context, Instruction, compare, findall, search
 
 
 class KeywordsExistence(Instruction):

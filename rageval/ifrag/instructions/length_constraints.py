@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import reference_text as ref
-from .. import text as tx
-from .base import RELATIONS, Context, Instruction, compare
+from rageval.ifrag import reference_text as ref, text as tx
+from rageval.ifrag.instructions.base import RELATIONS, Context, Instruction, compare
 
 
 class NumberSentences(Instruction):

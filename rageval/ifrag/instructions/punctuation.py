@@ -1,7 +1,7 @@
 """IFEval's ``punctuation`` family: no commas anywhere in the response."""
 from __future__ import annotations
 
-from .base import Instruction
+from rageval.ifrag.instructions.base import Instruction
 
 
 class NoComma(Instruction):

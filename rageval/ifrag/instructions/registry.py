@@ -1,16 +1,18 @@
 """The instruction types by id, FollowRAG's names for them, and which types may not be combined."""
 from __future__ import annotations
 
-from .base import Instruction
-from .change_case import CapitalWordFrequency, EnglishCapital, EnglishLowercase
-from .combination import RepeatPrompt
-from .detectable_content import NumberPlaceholders, Postscript
-from .detectable_format import HighlightedSections, JsonFormat, MultipleSections, NumberBulletLists, Title
-from .keywords import ForbiddenWords, KeywordFrequency, KeywordsExistence
-from .language import ResponseLanguage
-from .length_constraints import NthParagraphFirstWord, NumberParagraphs, NumberSentences, NumberWords
-from .punctuation import NoComma
-from .startend import EndChecker, Quotation
+from rageval.ifrag.instructions.base import Instruction
+from rageval.ifrag.instructions.change_case import CapitalWordFrequency, EnglishCapital, EnglishLowercase
+from rageval.ifrag.instructions.combination import RepeatPrompt
+from rageval.ifrag.instructions.detectable_content import NumberPlaceholders, Postscript
+from rageval.ifrag.instructions.detectable_format import (HighlightedSections, JsonFormat, MultipleSections,
+                                                          NumberBulletLists, Title)
+from rageval.ifrag.instructions.keywords import ForbiddenWords, KeywordFrequency, KeywordsExistence
+from rageval.ifrag.instructions.language import ResponseLanguage
+from rageval.ifrag.instructions.length_constraints import (NthParagraphFirstWord, NumberParagraphs, NumberSentences,
+                                                           NumberWords)
+from rageval.ifrag.instructions.punctuation import NoComma
+from rageval.ifrag.instructions.startend import EndChecker, Quotation
 
 # the order instructions were registered in before the split by family, kept so nothing that iterates it changes
 REGISTRY: dict[str, type[Instruction]] = {cls.id: cls for cls in (

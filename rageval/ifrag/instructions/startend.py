@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import text as tx
-from .base import Context, Instruction
+from rageval.ifrag import text as tx
+from rageval.ifrag.instructions.base import Context, Instruction
 
 END_PHRASES = ("Is there anything else I can help with?", "Let me know if you have additional questions.",
                "That is all I know.", "Hope this helps.")

@@ -1,0 +1,1 @@
+"""The data model (documents, corpora, queries, qrels, datasets), TREC files and the dataset front door."""

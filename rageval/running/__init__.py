@@ -1,0 +1,1 @@
+"""Running the benchmark: every (dataset, chunker, retriever) pair, the executors, Ray work."""

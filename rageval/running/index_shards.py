@@ -1,0 +1,64 @@
+"""Lexical analysis of a corpus sharded over Ray tasks, for BM25 index builds inside a ``--executor
+ray`` run.
+
+The corpus is cut into contiguous shards; each task analyses its shard with a vocabulary of its own
+and returns the shard's terms (in order of first occurrence) with its documents' term ids. Merged
+in shard order, the terms get the ids a single pass over the corpus gives them, so the index, and
+every score, is the same as a local build's. Used when the Ray executor sets
+``RAGEVAL_INDEX_SHARDS`` (its ``indexers=`` option) in a task.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from rageval.text.lexical import Analyzer, Vocabulary
+
+SHARDS_VARIABLE = "RAGEVAL_INDEX_SHARDS"
+# Documents a task is given at the least: below this, shipping them costs more than analysing them here.
+DOCUMENTS_PER_SHARD = 50_000
+
+
+def shard_count(n_docs: int) -> int:
+    """How many shards this process may analyse on Ray for ``n_docs`` documents (0: analyse here).
+    Ray is imported only when shards are asked for (importing it takes a fraction of a second)."""
+    shards = min(int(os.environ.get(SHARDS_VARIABLE) or 0), n_docs // DOCUMENTS_PER_SHARD)
+    if shards < 2:
+        return 0
+    try:
+        import ray
+    except ImportError:
+        return 0
+    return shards if ray.is_initialized() else 0
+
+
+def analyse_shard(config: dict, texts: Sequence[str], batch: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A shard's terms in order of first occurrence, and its documents' term ids (into those terms)
+    and lengths, analysed in batches of ``batch`` texts."""
+    vocab = Vocabulary(Analyzer(**config))
+    ids, lengths = [], []
+    for start in range(0, len(texts), batch):
+        term_ids, lens = vocab.add(texts[start:start + batch])
+        ids.append(term_ids)
+        lengths.append(lens)
+    return list(vocab.terms), np.concatenate(ids), np.concatenate(lengths)
+
+
+def analyse_on_tasks(vocab: Vocabulary, contents: Sequence[str], shards: int,
+                     batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(term ids, document lengths) of each shard of ``contents``, in corpus order, analysed by
+    ``shards`` Ray tasks (one CPU each, retried when a worker dies); each shard's terms are added to
+    ``vocab`` as it comes back."""
+    import ray
+
+    remote = ray.remote(analyse_shard).options(num_cpus=1, max_retries=3)
+    bounds = np.linspace(0, len(contents), shards + 1).astype(int).tolist()
+    config = vocab.analyzer.config()
+    pending = [remote.remote(config, contents[a:b], batch) for a, b in zip(bounds, bounds[1:])]
+    for ref in pending:
+        terms, local_ids, lengths = ray.get(ref)
+        table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
+                            count=len(terms))
+        yield table[local_ids], lengths

@@ -1,0 +1,1 @@
+"""Scoring runs: evaluation with measures, paired significance tests, comparison of finished runs."""
