@@ -244,7 +244,7 @@ class Spec:
     kind: str
     text: str
     plugin: Any
-    options: Mapping[str, Any]
+    options: Mapping[str, Any]  # the options the spec sets (not the defaults), typed
 
     def create(self, **fixed: Any) -> Any:
         """A new instance with these options (and ``fixed``, set by the caller); it gets ``spec``,
@@ -272,7 +272,7 @@ def resolve(kind: str, spec: str, fixed: Iterable[str] = ()) -> Spec:
         raw = {first: positional, **raw}
     kwargs = typed_options(f"{_KIND[kind]} {name!r}", raw, known)
     _check_required(kind, name, cls, {*kwargs, *fixed})
-    return Spec(kind, spec, cls, types.MappingProxyType(kwargs))
+    return Spec(kind, spec, cls, kwargs)
 
 
 def _check_required(kind: str, name: str, cls: Any, given: set[str]) -> None:

@@ -79,20 +79,21 @@ def _run_settings(dataset: Dataset, corpus: Corpus, retriever: Retriever, spec: 
             "chunker": chunker, "retriever": spec, "config": retriever.config(), "k": depth, "k_asked": asked}
 
 
-def run_one(dataset: Dataset, retriever: Retriever, scoring: Scoring, depth: int, out: Path, resume: bool = True,
+def run_one(dataset: Dataset, parsed: registry.Spec, scoring: Scoring, depth: int, out: Path, resume: bool = True,
             chunker: str | None = None, corpus: Corpus | None = None,
             training: TrainingData | None = None) -> Outcome:
-    """Run one retriever (built for this pair from its spec, ``retriever.spec``) on one dataset (on
-    ``corpus``, the chunks made by ``chunker``, when given) and write its folder; failures are returned,
-    not raised. The search goes ``depth`` deep, or as deep as there are documents searched when there
-    are fewer (metrics.json records both)."""
-    spec = retriever.spec
+    """Run one retriever (built here, once, from its parsed spec: where the pair runs, a Ray worker
+    included) on one dataset (on ``corpus``, the chunks made by ``chunker``, when given) and write its
+    folder; failures are returned, not raised. The search goes ``depth`` deep, or as deep as there are
+    documents searched when there are fewer (metrics.json records both)."""
+    spec = parsed.text
     corpus = corpus if corpus is not None else dataset.corpus
     asked, depth = depth, min(depth, len(corpus))
     key = PairKey(dataset.label, spec, chunker)
     outcome = Outcome(key.dataset, key.label)
     try:
         folder = RunFolder(pair_folder(out, key.dataset, key.retriever, key.chunker), resume)
+        retriever = _build(parsed)
         settings = _run_settings(dataset, corpus, retriever, spec, chunker, depth, asked)
         done = folder.finished(settings, scoring.request())
         if done and done.complete:  # else scored again
@@ -197,7 +198,8 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     made = [(spec, registry.create("chunkers", spec)) for spec in chunkers] or [(None, None)]
     specs = [registry.resolve("retrievers", spec) for spec in (retrievers or default_retrievers())]
     runner = make_executor(executor)
-    first_builds = {spec.text: _build(spec) for spec in specs}  # the constructors' checks of option values
+    for spec in specs:  # the constructors' checks of option values, before any dataset is loaded
+        _build(spec)
     out = output_folder(out, "--out")
     results = ResultsFile(out)  # a newer format under --out is refused before any dataset is loaded
     _remove_stale(out)
@@ -212,9 +214,7 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
         for chunker_spec, chunker in made:
             corpus = chunker.chunk(dataset.corpus) if chunker else dataset.corpus
             for spec in specs:
-                retriever = first_builds.pop(spec.text, None) or _build(spec)
-                tasks.append(Task(run_one, (dataset, retriever, scoring, depth, out, resume, chunker_spec, corpus,
-                                            training)))
+                tasks.append(Task(run_one, (dataset, spec, scoring, depth, out, resume, chunker_spec, corpus, training)))
                 folders.append(pair_folder(out, dataset.label, spec.text, chunker_spec))
     outcomes: list[Outcome | None] = [None] * len(tasks)
     for i, outcome in runner.run(tasks):
@@ -240,8 +240,9 @@ def _check_settings(k: int, sample: int | None, seed: int, span_unit: str) -> No
 
 def _build(spec: registry.Spec) -> Retriever:
     """A retriever from its parsed spec: the constructor checks the option values (k1 >= 0, a model
-    that exists...); a plugin's own exception is still a bad spec (SpecError naming it). The first build
-    of each spec comes before any dataset is loaded and runs the spec's first pair; each pair has its own."""
+    that exists...); a plugin's own exception is still a bad spec (SpecError naming it). Each spec is
+    built once before any dataset is loaded (that check), and each pair builds its own where it runs
+    (an instance may hold what does not pickle, e.g. a stemmer, so a Ray task carries the spec)."""
     try:
         return spec.create()
     except RagevalError:
