@@ -66,6 +66,15 @@ class BeirLoader(DatasetLoader):
                           meta={"source": str(self.path), "fields": list(self.fields)})
         return join_by_title(dataset) if self.group_by == "title" else dataset
 
+    def corpus(self) -> Corpus:
+        """The documents alone, from corpus.jsonl (``rageval synth`` needs no queries nor judgments)."""
+        if self.group_by:
+            return self.load().corpus
+        if not self.path.is_dir():
+            raise DataError(self.path, "not a folder" if self.path.exists() else "no such folder")
+        check_input_file(self.path / "corpus.jsonl")
+        return self._corpus(self.path / "corpus.jsonl")
+
     def _corpus(self, path: Path) -> Corpus:
         ids, texts, titles, metas = read_records(path, "title", "the corpus is empty")
         if not any(t.strip() for t in (*texts, *titles)):

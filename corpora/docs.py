@@ -1,4 +1,4 @@
-"""``docs:PATH`` — a folder of ``.md`` / ``.txt`` / ``.html`` documents with questions and reference spans.
+"""``docs:PATH`` — a folder of ``.md`` / ``.rst`` / ``.txt`` / ``.html`` documents with questions and reference spans.
 
 Questions come from ``queries.jsonl`` + ``spans.jsonl`` (the BEIR layout of ../shared/datasets),
 or from a CSV with columns ``question``, ``references`` (a JSON list of ``{"content",
@@ -25,7 +25,7 @@ from rageval.errors import DataError
 from rageval.plugins import DatasetLoader
 
 log = logging.getLogger("rageval")
-EXTENSIONS = (".md", ".txt", ".html", ".htm")
+EXTENSIONS = (".md", ".rst", ".txt", ".html", ".htm")
 _BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre", "table"}
 
 
@@ -62,7 +62,7 @@ def html_text(html: str) -> str:
 
 
 class DocsLoader(DatasetLoader):
-    """A folder of .md/.txt/.html documents with questions: queries.jsonl + spans.jsonl, or a chunking-evaluation CSV."""
+    """A folder of .md/.rst/.txt/.html documents with questions: queries.jsonl + spans.jsonl, or a chunking-evaluation CSV."""
 
     def __init__(self, path: Path, questions: str = "", lenient: bool = False):
         self.path = Path(path)
@@ -91,6 +91,11 @@ class DocsLoader(DatasetLoader):
         qrels = {q: {d: 1 for d, _, _ in refs} for q, refs in spans.items()}
         return Dataset(self.path.resolve().name, corpus, queries, qrels, spans, split or "test",
                        meta={"source": str(self.path), "questions": str(source)})
+
+    def corpus(self) -> Corpus:
+        """The folder's documents, questions or not (a folder ``rageval synth`` is to ask about)."""
+        self.check()
+        return self._corpus()
 
     def _questions_file(self) -> Path:
         """The ``questions=`` file: a relative path is taken inside the dataset folder and may not
@@ -188,6 +193,10 @@ class DocsLoader(DatasetLoader):
         return Queries(ids, texts), spans
 
     def _references(self, path: Path, line: int, row: dict, corpus: Corpus) -> list[tuple[str, int, int]]:
+        if row["references"] is None:  # csv gives None for the fields a short row lacks
+            columns = [v for k, v in row.items() if k is not None]
+            raise DataError(path, f"the row has {sum(v is not None for v in columns)} of the header's {len(columns)} "
+                                  "columns", line)
         question = row["question"][:60]
         doc = self._document(path, line, question, row.get("corpus_id") or "", corpus)
         try:

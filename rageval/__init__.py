@@ -22,8 +22,10 @@ from rageval.metrics import Measure
 from rageval.metrics.ranking import TrecMeasure
 from rageval.plugins import Chunker, DatasetLoader, Generator, Retriever
 from rageval.reporting.frame import read_results
+from rageval.retrieval.external import retriever
 from rageval.running.benchmark import benchmark
 from rageval.scoring.evaluation import evaluate
+from rageval.synthesis.pipeline import synth
 
 __version__ = "0.1.0"
 
@@ -33,7 +35,7 @@ def get_retriever(spec: str) -> Retriever:
     return registry.create("retrievers", spec)
 
 
-__all__ = ["load_dataset", "get_retriever", "evaluate", "benchmark", "read_qrels", "read_results",
+__all__ = ["load_dataset", "get_retriever", "retriever", "evaluate", "benchmark", "synth", "read_qrels", "read_results",
            "Document", "Corpus", "Queries", "Qrels", "Dataset", "Run",
            "Retriever", "DatasetLoader", "Chunker", "Generator", "Measure", "TrecMeasure",
            "RagevalError", "__version__"]

@@ -42,6 +42,11 @@ class DatasetLoader(Plugin):
     def check(self) -> None:
         """Cheap checks made before any data is read, such as a missing folder (none by default)."""
 
+    def corpus(self) -> Corpus:
+        """The documents alone (what ``rageval synth`` reads): by default those of ``load()``; a loader
+        whose folders may hold no questions yet (``docs:``) reads just the documents."""
+        return self.load().corpus
+
     @classmethod
     def detect(cls, path: Path) -> bool:
         """Whether a bare path given as a dataset spec is of this loader's format."""
@@ -156,6 +161,12 @@ class Chunker(Plugin):
         return Corpus(ids=ids, texts=texts, titles=titles, metas=metas, fields=fields)
 
 
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate (an escape such as ``\\ud800`` in JSON or a Python literal) as
+    U+FFFD, so that it can be written as UTF-8 (the generation cache, a file)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class Generator(Plugin):
     """A text generator plugin (entry-point group ``rageval.generators``).
 
@@ -213,6 +224,9 @@ class Generator(Plugin):
                     self.prepare()  # a model load is not part of the generation rate the progress shows
                 with progress(len(todo), f"generating with {self.name}", unit="text") as step:
                     for j, text in self.complete([prompts[i] for i in todo], params):
+                        if not isinstance(text, str):
+                            raise RagevalError(f"generator {self.name} gave a {type(text).__name__}, not text")
+                        text = valid_text(text)  # what the cache holds and what a rerun reads back
                         cache.put(keys[todo[j]], text)
                         found[keys[todo[j]]] = text
                         step.update(1)

@@ -157,6 +157,7 @@ class Step:
     def __init__(self, total: int | None, desc: str, unit: str, interval: float, terminal: bool):
         self.total, self.desc, self.unit, self.interval = total, desc, unit, interval
         self.n = 0
+        self.postfix = ""
         self._start = time.monotonic()
         delay = min(BAR_DELAY, interval)
         self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, dynamic_ncols=True, leave=False,
@@ -177,13 +178,20 @@ class Step:
         if self._bar is not None:
             self._bar.update(n)
 
+    def note(self, text: str) -> None:
+        """Counts shown after the rate (``kept 3, dropped 1``), on the bar and in log lines."""
+        self.postfix = text
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
+
     def tick(self, now: float) -> float:
         """Write what is due at ``now`` (the watcher's call); returns when the next is due."""
         if now >= self._due:
             if self._bar is not None:
                 self._bar.refresh()
             else:
-                log.info(status_line(self.desc, self.n, self.total, self.unit, now - self._start))
+                line = status_line(self.desc, self.n, self.total, self.unit, now - self._start)
+                log.info(f"{line} ({self.postfix})" if self.postfix else line)
             self._due += self._period
             if self._due <= now:  # the watcher was late: keep the pace from now
                 self._due = now + self._period

@@ -36,13 +36,41 @@ _KIND = {"corpora": "dataset loader", "retrievers": "retriever", "chunkers": "ch
 _KEY = re.compile(r"[A-Za-z_][\w-]*")
 
 
+@dataclass(frozen=True)
+class RuntimePlugin:
+    """A plugin registered by ``register`` (it stands where an entry point would: ``load()`` gives it)."""
+
+    name: str
+    obj: Any
+
+    def load(self) -> Any:
+        return self.obj
+
+
+_RUNTIME: dict[str, dict[str, RuntimePlugin]] = {kind: {} for kind in GROUPS}
+
+
 @functools.cache
-def available(kind: str) -> dict[str, EntryPoint]:
-    """Registered plugins of one kind (``retrievers``, ``corpora``, ...), by name."""
-    found: dict[str, EntryPoint] = {}
+def available(kind: str) -> dict[str, EntryPoint | RuntimePlugin]:
+    """Registered plugins of one kind (``retrievers``, ``corpora``, ...), by name: the installed entry
+    points and those ``register`` added in this process."""
+    found: dict[str, EntryPoint | RuntimePlugin] = {}
     for ep in entry_points(group=GROUPS[kind]):
         found.setdefault(ep.name, ep)
+    found.update(_RUNTIME[kind])
     return dict(sorted(found.items()))
+
+
+def register(kind: str, name: str, obj: Any) -> None:
+    """Register ``obj`` as the plugin ``name`` of ``kind`` in this process only (not an entry point:
+    other processes do not see it). A name must be usable in a spec, and may not be an installed
+    plugin's; registering a name again replaces what this process registered under it."""
+    if not _KEY.fullmatch(name):
+        raise SpecError(f"{_KIND[kind]} name {name!r}: use letters, digits, '_' and '-' (not first), as in a spec")
+    if name in available(kind) and name not in _RUNTIME[kind]:
+        raise SpecError(f"{_KIND[kind]} {name!r} is already installed; register this one under another name")
+    _RUNTIME[kind][name] = RuntimePlugin(name, obj)
+    available.cache_clear()
 
 
 def plugin(kind: str, name: str) -> Any:

@@ -34,11 +34,11 @@ def test_a_misspelt_option_of_a_command_is_reported_by_that_command(capsys):
 
 def test_an_option_before_the_command_names_the_commands_that_take_it(capsys):
     err = usage_error(capsys, ["--datset", "x", "run"])
-    assert "did you mean --dataset? it is an option of rageval run, rageval ifrag build, rageval compare: " \
-           "give it after the command" in err
+    assert "did you mean --dataset? it is an option of rageval run, rageval ifrag build, rageval compare, " \
+           "rageval synth: give it after the command" in err
     err = usage_error(capsys, ["-v", "list"])
-    assert "rageval: error: unrecognized arguments: -v (-v is an option of rageval run, rageval list: " \
-           "give it after the command)" in err
+    assert "rageval: error: unrecognized arguments: -v (-v is an option of rageval run, rageval list, " \
+           "rageval synth: give it after the command)" in err
 
 
 def test_a_misspelt_command_or_choice_suggests_the_closest(capsys):

@@ -14,7 +14,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Iterator, NoReturn, Sequence
 
-from rageval.cli import compare, evaluate, listing, report, run
+from rageval.cli import compare, evaluate, listing, report, run, synth
 from rageval.errors import RagevalError
 from rageval.ifrag import cli as ifrag_cli
 from rageval.progress import interval_from_environment, log_to_stderr
@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   rageval run                                   the embedded default: the standard library as a code benchmark
   rageval run --dataset path/to/beir --retriever bm25 --retriever dense --metric nDCG@10
   rageval list                                  every installed loader, retriever, chunker, metric and generator
+  rageval synth --dataset docs:path/to/folder --generator local --n 50 --out my-bench
   rageval ifrag build --dataset path/to/beir --n 200 --out testset.jsonl
   rageval ifrag score --testset testset.jsonl --responses answers.jsonl"""
 
@@ -47,6 +48,8 @@ def _interrupted(args: argparse.Namespace) -> str:
     if args.command == "evaluate" and args.out is not None:
         return (f"the systems filed under {args.out} before the interruption are complete and listed in its "
                 "results.json; rerun to file the others")
+    if args.command == "synth":
+        return f"nothing was written to {args.out}; the answers received so far are cached: a rerun resumes from them"
     if args.command == "ifrag" and args.ifrag_command == "score" and (args.generator or args.judge):
         return "nothing was written but the texts generated so far, which are cached: a rerun reuses them"
     return "nothing was written"
@@ -143,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     compare.add_parser(sub)
     report.add_parsers(sub)
+    synth.add_parser(sub)
     return parser
 
 
@@ -150,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ifrag":
         return ifrag_cli.run_build(args) if args.ifrag_command == "build" else ifrag_cli.run_score(args)
     commands = {"list": listing.run, "evaluate": evaluate.run, "compare": compare.run, "report": report.run_report,
-                "export": report.run_export, "run": run.run}
+                "export": report.run_export, "run": run.run, "synth": synth.run}
     return commands[args.command](args)
 
 
@@ -164,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         interval_from_environment()  # a bad $RAGEVAL_PROGRESS_INTERVAL, before any work
-        if args.command in ("report", "ifrag"):  # they write in the cache (run's benchmark checks it too)
+        if args.command in ("report", "ifrag", "synth"):  # they write in the cache (run's benchmark checks it too)
             check_cache()
         return _dispatch(args)
     except RagevalError as e:

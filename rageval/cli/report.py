@@ -6,11 +6,14 @@ from pathlib import Path
 
 from rageval.registry import number_option
 from rageval.store.files import output_file
+from rageval.synthesis.output import is_synth_folder
+from rageval.synthesis.summary import summary
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="write one self-contained HTML page of an output folder")
-    r.add_argument("out", help="a folder written by rageval run (or rageval evaluate --out)")
+    r.add_argument("out", help="a folder written by rageval run (or rageval evaluate --out); for a folder written by "
+                               "rageval synth, its kept / dropped counts and reference lengths are printed")
     r.add_argument("--html", help="the page to write (default: OUT/report.html)")
     r.add_argument("--baseline", help="the system differences and marks are taken against (default: the first)")
     r.add_argument("--ifrag", action="append", metavar="FILE", help="also show a rageval ifrag score file (repeatable)")
@@ -23,7 +26,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Write the page and say where."""
+    """Write the page and say where; for a synth folder, print its summary."""
+    if is_synth_folder(Path(args.out)):
+        print(summary(Path(args.out)))
+        return 0
     output_file(args.html, "--html")
     from rageval.reporting.page import write_report
 

@@ -9,11 +9,12 @@ from rageval.errors import RagevalError, SpecError
 from rageval.plugins import DatasetLoader
 
 
-def dataset_loader(spec: str) -> DatasetLoader:
+def dataset_loader(spec: str, corpus_only: bool = False) -> DatasetLoader:
     """The loader a dataset spec names, made and checked without reading any data. An existing path
     is taken whole as a path first (even with ``,``, ``:``, ``=`` or brackets in it), bare or after a
     loader's name (``beir:PATH``), and a bare one is given to the first loader whose ``detect``
-    accepts it; a loader's missing folder or file is an error here."""
+    accepts it; a loader's missing folder or file is an error here. With ``corpus_only`` (a caller
+    that reads just ``corpus()``, which checks what it reads), files of questions are not required."""
     loaders = registry.available("corpora")
     if not spec.strip():
         raise SpecError(f"dataset {spec!r} is empty: give a path or a loader spec "
@@ -35,7 +36,8 @@ def dataset_loader(spec: str) -> DatasetLoader:
     else:
         raise SpecError(f"dataset {spec!r}: no such path, and not a loader spec "
                         f"(loaders: {', '.join(f'{n}:' for n in loaders)})")
-    loader.check()
+    if not corpus_only:
+        loader.check()
     return loader
 
 

@@ -1,40 +1,22 @@
 """``openai`` — any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, llama.cpp server, Ollama...).
 
-One POST per prompt to ``<base_url>/chat/completions`` through the standard library (no SDK), at
-most ``concurrency`` at a time. A 429, a 5xx, a timeout or a refused connection is retried up to
-``retries`` times, waiting ``backoff * 2**attempt`` seconds (or the server's ``Retry-After``, at most
-60 s); then the run stops with an error naming the endpoint, keeping every generation that
-finished in the cache. Other HTTP errors and malformed answers are not retried.
+One POST per prompt to ``<base_url>/chat/completions`` through ``rageval.retrieval.http_client`` (the
+standard library, no SDK), at most ``concurrency`` at a time. A 429, a 5xx, a timeout or a refused
+connection is retried up to ``retries`` times, waiting ``backoff * 2**attempt`` seconds (or the
+server's ``Retry-After``, at most 60 s); then the run stops with an error naming the endpoint, keeping
+every generation that finished in the cache. Other HTTP errors and malformed answers are not retried.
 """
 from __future__ import annotations
 
 import json
-import logging
-import os
-import random
-import re
-import time
-import urllib.error
-import urllib.request
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+import urllib.parse
 from typing import Any, Iterator, Sequence
 
-from rageval.errors import RagevalError, SpecError
+from rageval.errors import SpecError
 from rageval.plugins import Generator
+from rageval.retrieval.http_client import EndpointError, JsonEndpoint, check_client_options, concurrently
 
-log = logging.getLogger("rageval")
-RETRY_STATUS = {408, 409, 425, 429}
-
-
-class EndpointError(RagevalError):
-    """The endpoint could not give a generation (after the retries that apply)."""
-
-
-def redact(text: str, api_key: str) -> str:
-    """``text`` without the API key or any bearer token an endpoint echoed back."""
-    if api_key:
-        text = text.replace(api_key, "[redacted]")
-    return re.sub(r"(?i)(authorization|bearer)([\s:=\"']+)[^\s\"',]+", r"\1\2[redacted]", text)
+__all__ = ["EndpointError", "OpenAI"]
 
 
 class OpenAI(Generator):
@@ -46,84 +28,47 @@ class OpenAI(Generator):
                  api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0, retries: int = 4,
                  backoff: float = 1.0, concurrency: int = 4, system: str = "", max_new_tokens: int = 256,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int = 0):
-        if timeout <= 0 or retries < 0 or backoff < 0 or concurrency < 1:
-            raise SpecError("openai generator: need timeout > 0, retries >= 0, backoff >= 0, concurrency >= 1")
+        check_client_options("openai generator", timeout, retries, backoff, concurrency)
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.username is not None or parts.password is not None:  # it would be written to the manifest
+            raise SpecError("openai generator: base_url holds credentials (user:password@): give the key in the "
+                            "environment variable api_key_env names")
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise SpecError(f"openai generator: base_url must be an http:// or https:// URL with a host, "
+                            f"got {base_url!r}")
         super().__init__(max_new_tokens, temperature, top_p, seed)
         self.model, self.url = model, base_url.rstrip("/") + "/chat/completions"
-        self.api_key_env, self.timeout, self.retries, self.backoff = api_key_env, timeout, retries, backoff
+        self.endpoint = JsonEndpoint(self.url, api_key_env, timeout, retries, backoff)
         self.concurrency, self.system = concurrency, system
-        self.requests = 0  # HTTP requests sent, retries included
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent, retries included."""
+        return self.endpoint.requests
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "openai-chat", "url": self.url, "model": self.model, "system": self.system}
 
-    def _body(self, prompt: str, params: dict[str, Any]) -> bytes:
+    def _payload(self, prompt: str, params: dict[str, Any]) -> dict[str, Any]:
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + \
             [{"role": "user", "content": prompt}]
-        return json.dumps({"model": self.model, "messages": messages, "max_tokens": params["max_new_tokens"],
-                           "temperature": params["temperature"], "top_p": params["top_p"],
-                           "seed": params["seed"]}).encode()
+        return {"model": self.model, "messages": messages, "max_tokens": params["max_new_tokens"],
+                "temperature": params["temperature"], "top_p": params["top_p"], "seed": params["seed"]}
 
-    def _post(self, body: bytes) -> str:
-        headers = {"Content-Type": "application/json"}
-        api_key = os.environ.get(self.api_key_env, "")
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        problem, wait_s = "", 0.0
-        for attempt in range(self.retries + 1):
-            time.sleep(wait_s)
-            wait_s = self.backoff * 2 ** attempt * (1 + random.random() / 4)
-            self.requests += 1
-            try:
-                with urllib.request.urlopen(urllib.request.Request(self.url, body, headers), timeout=self.timeout) as r:
-                    raw = r.read()
-            except urllib.error.HTTPError as e:
-                detail = redact(e.read()[:200].decode("utf-8", "replace"), api_key)
-                if e.code in RETRY_STATUS or e.code >= 500:
-                    problem = f"HTTP {e.code} {detail}".strip()
-                    retry_after = e.headers.get("Retry-After", "")
-                    if retry_after.replace(".", "", 1).isdigit():
-                        wait_s = min(float(retry_after), 60.0)
-                    if attempt < self.retries:
-                        log.warning("%s: %s; retry %d of %d in %.1f s", self.url, problem[:80], attempt + 1,
-                                    self.retries, wait_s)
-                    continue
-                hint = f" (is ${self.api_key_env} set?)" if e.code in (401, 403) else ""
-                raise EndpointError(f"{self.url}: HTTP {e.code}{hint}: {detail}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                reason = getattr(e, "reason", e)
-                problem = "timed out" if isinstance(reason, TimeoutError) else f"unreachable ({reason})"
-                if attempt < self.retries:
-                    log.warning("%s: %s; retry %d of %d in %.1f s", self.url, problem, attempt + 1, self.retries,
-                                wait_s)
-                continue
-            return self._content(raw, api_key)
-        raise EndpointError(f"{self.url}: {problem} after {self.retries + 1} attempts")
-
-    def _content(self, raw: bytes, api_key: str = "") -> str:
+    def _content(self, raw: bytes) -> str:
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError, RecursionError):
-            shown = redact(raw[:200].decode("utf-8", "replace"), api_key)
             raise EndpointError(f"{self.url}: malformed answer (expected JSON with choices[0].message.content): "
-                                f"{shown!r}") from None
-        return (content or "").strip()
+                                f"{self.endpoint.shown(raw)!r}") from None
+        if not isinstance(content, (str, type(None))):
+            raise EndpointError(f"{self.url}: malformed answer (choices[0].message.content is not text): "
+                                f"{self.endpoint.shown(raw)!r}")
+        key = self.endpoint.api_key()  # an endpoint that echoes the request: the key goes to no cache nor file
+        return (content or "").replace(key, "[redacted]").strip() if key else (content or "").strip()
+
+    def _generate(self, payload: dict[str, Any]) -> str:
+        return self._content(self.endpoint.post(payload))
 
     def complete(self, prompts: Sequence[str], params: dict[str, Any]) -> Iterator[tuple[int, str]]:
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            pending: dict[Future, int] = {pool.submit(self._post, self._body(p, params)): i
-                                          for i, p in enumerate(prompts)}
-            error: BaseException | None = None
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    i = pending.pop(future)
-                    if future.exception() is None:
-                        yield i, future.result()
-                    elif error is None:
-                        error = future.exception()
-                        for other in pending:  # stop what has not started; what runs may still finish
-                            other.cancel()
-                pending = {f: i for f, i in pending.items() if not f.cancelled()}
-            if error is not None:
-                raise error
+        yield from concurrently(self._generate, [self._payload(p, params) for p in prompts], self.concurrency)
