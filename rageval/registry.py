@@ -99,15 +99,15 @@ def describe(obj: Any, full: bool = False) -> str:
 
 
 def option_help(cls: Any) -> list[str]:
-    """``name: type = default`` for every option of a plugin; a default of None is followed by what it
-    stands for where the plugin says so (its ``none_means``)."""
+    """``name: type = default`` for every option of a plugin (``name: type (required)`` for one without a
+    default); a default of None is followed by what it stands for where the plugin says so (its ``none_means``)."""
     target = cls.__init__ if inspect.isclass(cls) else cls
     params = inspect.signature(target).parameters
     means = getattr(cls, "none_means", {})
     out = []
     for name, tp in options_of(cls).items():
         default = params[name].default
-        shown = "" if default is inspect.Parameter.empty else f" = {default!r}"
+        shown = " (required)" if default is inspect.Parameter.empty else f" = {default!r}"
         if default is None and name in means:
             shown += f" ({means[name]})"
         out.append(f"{name}: {type_name(tp)}{shown}")

@@ -108,6 +108,14 @@ def test_option_help_says_what_a_none_default_stands_for():
     assert registry.option_help(Plugin) == ["cap: float = None (no cap)", "path: str = None", "size: int = 3"]
 
 
+def test_option_help_marks_an_option_without_a_default_required():
+    class Plugin:
+        def __init__(self, factory: str, k: int = 10):
+            pass
+
+    assert registry.option_help(Plugin) == ["factory: str (required)", "k: int = 10"]
+
+
 def test_every_builtin_retriever_option_lists_a_default_other_than_an_unexplained_none(capsys):
     """`rageval list -v`: each option of each retriever shows its default; a default of None says what it
     stands for (astgnn once declared 14 options as None and read their values from a dictionary)."""
@@ -119,7 +127,7 @@ def test_every_builtin_retriever_option_lists_a_default_other_than_an_unexplaine
         options = section.split("  options:\n", 1)[1].splitlines()
         assert options, name
         for line in options:
-            assert " = " in line, (name, line)
+            assert " = " in line or line.endswith(" (required)"), (name, line)
             assert not line.endswith("= None"), (name, line)
     astgnn = listed["astgnn"]
     for option in ("graph: bool = True", "hidden: int = 128", "layers: int = 2", "pool_ratio: float = 0.5",

@@ -9,7 +9,8 @@ from rageval import registry
 from rageval.reporting.leaderboard import table
 
 EXTRAS = {("retrievers", "dense"): "dense", ("retrievers", "astgnn"): "gnn", ("generators", "local"): "generate",
-          ("corpora", "irds"): "irds"}
+          ("corpora", "irds"): "irds", ("retrievers", "chroma"): "chroma", ("retrievers", "qdrant"): "qdrant",
+          ("retrievers", "langchain"): "langchain", ("retrievers", "llamaindex"): "llamaindex"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
                 listed = _measure_parameters(cls) if kind == "metrics" else registry.option_help(cls)
                 options = "\n".join(f"    {o}" for o in listed) or "    (no options)"
                 details.append(f"{kind} {name}{'' if usable else f'  [{missing}]'}\n"
-                               f"{textwrap.indent(registry.describe(cls, full=True), '  ')}\n  options:\n{options}")
+                               f"{textwrap.indent(registry.describe(cls, full=True), '  ', lambda line: True)}\n  options:\n{options}")
     print("\n\n".join(details) if args.verbose else table(["kind", "name", "description"], rows))
     return 0
