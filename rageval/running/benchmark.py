@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
 from typing import Any, Sequence
@@ -163,10 +163,13 @@ def _sampled(dataset: Dataset, n: int, seed: int) -> Dataset:
     return dataset.sample(n, seed)
 
 
-def _warn_without_spans(measures: Sequence[Measure], span_unit: str, chroma: bool) -> None:
-    """A warning for each span option given while no span measure is asked: it has no effect."""
+def _warn_without_spans(measures: Sequence[Measure], span_unit: str, chroma: bool,
+                        specs: Sequence[registry.Spec]) -> None:
+    """A warning for each span option given while no span measure is asked: it has no effect (``--chroma``
+    still has one when it sets a retriever's options, ``chunking_evaluation_spec``)."""
     if any(m.uses_spans for m in measures):
         return
+    chroma = chroma and all(chunking_evaluation_spec(s) == s for s in specs)
     for given, option in ((chroma, "--chroma"), (span_unit != "regex", f"--span-unit {span_unit}")):
         if given:
             log.warning("%s has no effect: no span measure is asked (e.g. --metric IoU@5, or --chunker for the "
@@ -193,10 +196,11 @@ def benchmark(datasets: str | Sequence[str], retrievers: Sequence[str] | None = 
     # paths, measures and chunker specs first, then the retriever specs (the defaults only looked up).
     loaders = [dataset_loader(spec) for spec in datasets]
     scoring = Scoring(parse_measures(metrics, unit=span_unit, chroma=chroma), ignore_identical_ids)
-    _warn_without_spans(scoring.measures, span_unit, chroma)
     depth = max(k, max_cutoff(scoring.measures))
     made = [(spec, registry.create("chunkers", spec)) for spec in chunkers] or [(None, None)]
-    specs = [registry.resolve("retrievers", spec) for spec in (retrievers or default_retrievers())]
+    parsed = [registry.resolve("retrievers", spec) for spec in (retrievers or default_retrievers())]
+    _warn_without_spans(scoring.measures, span_unit, chroma, parsed)
+    specs = [chunking_evaluation_spec(spec) for spec in parsed] if chroma else parsed  # the published settings
     runner = make_executor(executor)
     for spec in specs:  # the constructors' checks of option values, before any dataset is loaded
         _build(spec)
@@ -236,6 +240,16 @@ def _check_settings(k: int, sample: int | None, seed: int, span_unit: str) -> No
     except SpecError as e:
         raise SpecError(f"--span-unit: {e}") from None
     check_cache()
+
+
+def chunking_evaluation_spec(spec: registry.Spec) -> registry.Spec:
+    """The spec as ``--chroma`` runs it: the options its plugin declares in ``chunking_evaluation_defaults``
+    (the published chunking evaluation's settings: a dict, or a function of the spec's options giving one)
+    added wherever the spec leaves them unset. The spec's text, and so its folder, stays the same."""
+    defaults = getattr(spec.plugin, "chunking_evaluation_defaults", None) or {}
+    if callable(defaults):
+        defaults = defaults(spec.options)
+    return replace(spec, options={**defaults, **spec.options}) if defaults else spec
 
 
 def _build(spec: registry.Spec) -> Retriever:
