@@ -19,6 +19,7 @@ from rageval.errors import DataError, RagevalError, SpecError
 from rageval.progress import progress
 from rageval.retrieval.encoder import Encoder
 from rageval.store.cache import cache_dir
+from rageval.store.files import process_alive
 
 log = logging.getLogger("rageval")
 
@@ -145,21 +146,11 @@ def cached_collection(name: str, ef: int, function: Any) -> Any:
 
 # --- building under a temporary name ----------------------------------------------------------------
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_partials(client: Any) -> None:
     """Delete the collections that builds killed midway left (their process is gone)."""
     for collection in client.list_collections():
         stem, _, pid = collection.name.rpartition(PARTIAL)
-        if stem.startswith("rageval-") and pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+        if stem.startswith("rageval-") and pid.isdigit() and (int(pid) == os.getpid() or not process_alive(int(pid))):
             client.delete_collection(collection.name)
             log.info("chroma: removed %s, left by an interrupted build", collection.name)
 

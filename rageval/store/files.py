@@ -83,7 +83,8 @@ def atomic_folder(path: str | Path, keep_existing: bool = False) -> Iterator[Pat
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -104,7 +105,7 @@ def remove_stale(folder: str | Path, depth: int = 0) -> int:
         return 0
     for entry in entries:
         found = _TEMPORARY.fullmatch(entry.name)
-        if found and int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))):
+        if found and int(found.group(1)) != os.getpid() and not process_alive(int(found.group(1))):
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
