@@ -1,36 +1,33 @@
-"""Our BM25 backend: an inverted index as a scipy sparse matrix of precomputed term weights.
+"""Our BM25 backend: an inverted index of compact block postings, searched with dynamic pruning.
 
 Indexing streams the corpus in batches (term ids from ``rageval.text.lexical.Vocabulary``), counts
-term frequencies per batch, and stores every (term, document) weight
-``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))`` in a term-major CSR matrix.
-A query touches only the postings of its terms: a batch of queries is scored and cut to its top
-k in one compiled pass (``rageval.retrievers.bm25_kernel``: the sums of scipy's sparse product ``Q @ W``,
-bit for bit, and trec_eval's tie rule); batches run on several threads.
+term frequencies per batch, places them term by term, and encodes them in blocks with their weight
+bounds (``rageval.retrievers.bm25_postings``); a posting weighs
+``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))``. A batch of queries is scored
+and cut to its top k in one compiled pass: block-max MaxScore (``rageval.retrievers.bm25_pruning``),
+or every posting (``rageval.retrievers.bm25_kernel``, its reference: the same result, bit for bit,
+with trec_eval's tie rule); batches run on several threads.
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
-from typing import Callable, Iterable, Iterator, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from rageval.retrievers.bm25_postings import Postings, build_postings
+
+Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # row pointers, term ids, frequencies
+
+# Batches of counted documents are joined into chunks of about this many postings.
+CHUNK = 8_000_000
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
 # A thread is given at least this many postings: about 2 ms of scoring, where starting it costs about 0.3 ms.
 POSTINGS_PER_THREAD = 500_000
-
-
-def idf_weights(df: np.ndarray, n_docs: int, kind: Literal["okapi", "lucene"], epsilon: float) -> np.ndarray:
-    """``okapi``: log((N - n + .5) / (n + .5)), negatives floored at epsilon x mean idf (rank_bm25's
-    BM25Okapi); ``lucene``: log(1 + (N - n + .5) / (n + .5)) (Lucene, Pyserini)."""
-    if kind == "lucene":
-        return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    if len(idf):
-        idf[idf < 0] = epsilon * idf.mean()
-    return idf
 
 
 def query_batches(postings: Sequence[int], budget: int) -> Iterator[tuple[int, int]]:
@@ -54,57 +51,71 @@ def search_batches(postings: Sequence[int], threads: int) -> list[tuple[int, int
     return list(query_batches(postings, min(POSTINGS_PER_BATCH, max(share, POSTINGS_PER_THREAD))))
 
 
-def score_top_k(*args):
-    """``rageval.retrievers.bm25_kernel.score_top_k``, imported on the first search: importing numba takes
-    about 0.2 s, which a process that never searches with BM25 should not pay."""
-    from rageval.retrievers.bm25_kernel import score_top_k as compiled
-
-    return compiled(*args)
+def _kernel(pruning: bool):
+    """The compiled search (``bm25_pruning`` or, without pruning, ``bm25_kernel``), imported on the first
+    search: importing numba takes about 0.2 s, which a process that never searches with BM25 should not pay."""
+    if pruning:
+        from rageval.retrievers.bm25_pruning import score_top_k
+    else:
+        from rageval.retrievers.bm25_kernel import score_top_k
+    return score_top_k
 
 
 def _count_batches(batches: Iterable[tuple[np.ndarray, np.ndarray]],
-                   n_terms: Callable[[], int]) -> tuple[list[sp.csr_matrix], np.ndarray]:
-    """Each batch reduced to a [documents, terms] matrix of term counts, and every document's length;
-    EmptyVocabulary when no document has a term."""
-    parts, lengths = [], []
+                   n_terms: Callable[[], int]) -> tuple[list[Chunk], np.ndarray]:
+    """Each batch reduced to a [documents, terms] matrix of term counts, consecutive batches joined into
+    chunks of about ``CHUNK`` postings, and every document's length; EmptyVocabulary when no document
+    has a term."""
+    chunks, pending, held, lengths = [], [], 0, []
     for term_ids, lens in batches:
         docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
         counts = sp.csr_matrix((np.ones(len(term_ids), dtype=np.int32), (docs, term_ids)),
                                shape=(len(lens), n_terms()))
         counts.sum_duplicates()
-        parts.append(counts)
+        if counts.nnz and counts.data.max() < 2**16:  # frequencies in 2 bytes: what the build holds at its peak
+            counts.data = counts.data.astype(np.uint16)
+        pending.append(counts)
+        held += counts.nnz
         lengths.append(lens)
+        if held >= CHUNK:
+            chunks.append(_joined(pending))
+            pending, held = [], 0
     if n_terms() == 0:
         raise EmptyVocabulary("no term in any document")
-    return parts, np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
+    if pending:
+        chunks.append(_joined(pending))
+    return chunks, np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
 
 
-def _term_major(parts: list[sp.csr_matrix], n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The per-batch counts ``parts`` (emptied as they are placed, to free them) as term-major
-    postings: (document frequency per term, row pointers, document ids, term frequencies). A counting
-    sort by term; within a term, documents stay in corpus order."""
+def _joined(parts: list[sp.csr_matrix]) -> Chunk:
+    """Consecutive batches' counts as one chunk (row pointers, term ids, frequencies), in arrays large
+    enough to be memory maps of their own, which go back to the system when the chunk is placed."""
+    starts = np.cumsum([0] + [part.nnz for part in parts])
+    indptr = np.concatenate([*(part.indptr[:-1].astype(np.int64) + start for part, start in zip(parts, starts)),
+                             starts[-1:]])
+    return indptr, np.concatenate([part.indices for part in parts]), np.concatenate([part.data for part in parts])
+
+
+def _term_major(chunks: list[Chunk], n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The chunks of counts (emptied as they are placed, to free them) as term-major postings:
+    (document frequency per term, row pointers, document ids, term frequencies). A counting sort by
+    term (``bm25_kernel.place``); within a term, documents stay in corpus order."""
     df = np.zeros(n_vocab, dtype=np.int64)
-    for part in parts:
-        df += np.bincount(part.indices, minlength=n_vocab)
+    for _, terms, _ in chunks:
+        df += np.bincount(terms, minlength=n_vocab)
     index_dtype = np.int32 if df.sum() < 2**31 else np.int64
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(index_dtype)
     doc_ids = np.empty(indptr[-1], dtype=np.int32)
-    tf = np.empty(indptr[-1], dtype=np.int32)
-    fill = indptr[:-1].copy()
+    tf = np.empty(indptr[-1], dtype=np.result_type(*(counts.dtype for *_, counts in chunks)))
+    fill = indptr[:-1].astype(np.int64)
     first_doc = 0
-    while parts:
-        part = parts.pop(0)
-        rows = np.repeat(np.arange(first_doc, first_doc + part.shape[0], dtype=np.int32), np.diff(part.indptr))
-        order = np.argsort(part.indices, kind="stable")
-        terms = part.indices[order]
-        starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
-        run_len = np.diff(np.r_[starts, len(terms)])
-        dest = fill[terms] + (np.arange(len(terms)) - np.repeat(starts, run_len))
-        doc_ids[dest] = rows[order]
-        tf[dest] = part.data[order]
-        fill[terms[starts]] += run_len
-        first_doc += part.shape[0]
-        del part, rows, order, terms, dest
+    from rageval.retrievers.bm25_kernel import place  # numba: imported where an index is built
+
+    while chunks:
+        rows_ptr, terms, counts = chunks.pop(0)
+        place(rows_ptr, terms, counts, first_doc, fill, doc_ids, tf)
+        first_doc += len(rows_ptr) - 1
+        del rows_ptr, terms, counts
     return df, indptr, doc_ids, tf
 
 
@@ -112,81 +123,85 @@ class EmptyVocabulary(ValueError):
     """No document has a term: there is nothing to index."""
 
 
-class SparseBM25:
-    """Term-major CSR index of BM25 weights (rows: terms, columns: documents)."""
+class BM25Index:
+    """BM25 over compact block postings (``rageval.retrievers.bm25_postings``), searched with
+    block-max MaxScore pruning or, as its reference, exhaustively."""
+
+    # a query is pruned when the terms its first k-th score leaves essential hold under 1 / pays of its
+    # postings (0: every query), else searched exhaustively: on this machine pruning a query whose
+    # postings it cannot cut by 3 costs more than visiting them all
+    pays = 3
 
     def __init__(self, k1: float, b: float, epsilon: float, idf: Literal["okapi", "lucene"], dtype=np.float64):
-        self.k1, self.b, self.epsilon, self.idf_kind, self.dtype = k1, b, epsilon, idf, dtype
-        self.weights: sp.csr_matrix | None = None
+        self.params = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "single": np.dtype(dtype) == np.float32}
+        self.postings: Postings | None = None
 
     def build(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[], int]) -> None:
         """Index from (term ids, document lengths) batches; ``n_terms()`` gives the vocabulary size so far.
 
-        Memory stays near 12 bytes per posting: each batch is reduced to (doc, term, tf) counts,
-        and the counts are placed term by term into the final arrays, batch after batch.
+        Memory stays near 6 bytes per posting: each batch is reduced to (doc, term, tf) counts, the
+        counts are placed term by term into document and frequency arrays, batch after batch, and encoded.
         """
-        parts, doc_len = _count_batches(batches, n_terms)
-        n_vocab, n_docs = n_terms(), len(doc_len)
-        df, indptr, doc_ids, tf = _term_major(parts, n_vocab)
-        weight = tf.astype(np.float64)
-        del tf
-        self._weigh(weight, doc_ids, df, doc_len)
-        self.weights = sp.csr_matrix((weight.astype(self.dtype, copy=False), doc_ids, indptr), shape=(n_vocab, n_docs))
-
-    def _weigh(self, weight: np.ndarray, doc_ids: np.ndarray, df: np.ndarray, doc_len: np.ndarray) -> None:
-        """Turn the term frequencies ``weight`` (term-major postings) into BM25 weights, in place:
-        ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))``."""
-        idf = idf_weights(df, len(doc_len), self.idf_kind, self.epsilon)
-        avgdl = doc_len.sum() / len(doc_len)  # > 0: some document holds a term
-        norm = 1 - self.b + self.b * doc_len / avgdl
-        denom = norm[doc_ids]
-        denom *= self.k1
-        denom += weight
-        weight *= self.k1 + 1
-        weight /= denom
-        del denom
-        weight *= np.repeat(idf, df)
+        chunks, doc_len = _count_batches(batches, n_terms)
+        _, indptr, doc_ids, tf = _term_major(chunks, n_terms())
+        self.postings = build_postings(indptr, doc_ids, tf, doc_len, self.params)
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
-               query_weights: list[list[float]] | None = None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+               query_weights: list[list[float]] | None = None, threads: int = 1,
+               pruning: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for each query's term ids (a repeated term counts again, or
         each term counts its ``query_weights`` entry): ``search_arrays`` on the lists."""
         lengths = np.fromiter(map(len, query_terms), dtype=np.int64, count=len(query_terms))
         terms = np.fromiter(chain.from_iterable(query_terms), dtype=np.int64, count=lengths.sum())
         weights = None if query_weights is None else np.fromiter(
             chain.from_iterable(query_weights), dtype=np.float64, count=len(terms))
-        return self.search_arrays(terms, lengths, k, tie_rank, weights, threads)
+        return self.search_arrays(terms, lengths, k, tie_rank, weights, threads, pruning=pruning)
 
     def search_arrays(self, terms: np.ndarray, lengths: np.ndarray, k: int, tie_rank: np.ndarray,
                       weights: np.ndarray | None = None, threads: int = 1,
-                      done: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      done: Callable[[int], None] | None = None,
+                      pruning: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (positions, scores) for queries given as their term ids concatenated (``terms``)
         and their numbers of terms (``lengths``); each term counts 1, or its entry of ``weights``.
-        Only documents that match a term are returned. Batches of queries are scored on
-        ``threads`` threads (the compiled scoring releases the GIL); the result does not depend on it.
-        ``done(n)`` is called, in this thread, as each batch of ``n`` queries is scored."""
+        Only documents that match a term are returned; ``pruning`` changes the work, not the result.
+        Batches of queries are scored on ``threads`` threads (the compiled search releases the GIL);
+        the result does not depend on it. ``done(n)`` is called, in this thread, as each batch of
+        ``n`` queries is scored."""
         n_queries = len(lengths)
+        if k == 0:
+            return np.empty((n_queries, 0), dtype=np.int64), np.empty((n_queries, 0))
         indices = np.empty((n_queries, k), dtype=np.int64)  # every row is written by its batch
         scores = np.empty((n_queries, k))
-        W = self.weights
+        postings, kernel = self.postings, _kernel(pruning)
         tie_rank = np.asarray(tie_rank, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         if weights is None:
             weights = np.ones(len(terms))
+        fixed = (postings.doc_k, postings.idf, postings.k1 + 1, postings.single, k, tie_rank)
+        index_arrays = (postings.term_blocks, postings.df, postings.blocks, postings.data)
+        if pruning:
+            index_arrays += (postings.block_bounds, postings.term_bounds)
+            fixed_after = (self.pays,)
+        else:
+            fixed_after = ()
+        per_thread = threading.local()  # zeroed buffers, one per document, that each search leaves zero
 
         def score(batch: tuple[int, int]) -> None:
+            if not hasattr(per_thread, "buffers"):
+                n_docs = postings.shape[1]
+                per_thread.buffers = (np.zeros(n_docs), np.zeros(n_docs, dtype=np.bool_))[:1 + pruning]
             start, stop = batch
             lo, hi = offsets[start], offsets[stop]
-            # the batch as a [queries, terms] CSR matrix in the canonical form scipy's product reads
-            # (term ids sorted, a repeated term's weights summed)
+            # the batch as a [queries, terms] CSR matrix in canonical form (term ids sorted, a repeated term's
+            # weights summed): a document's products are added in term-id order
             Q = sp.csr_matrix((weights[lo:hi], terms[lo:hi], offsets[start:stop + 1] - lo),
-                              shape=(stop - start, W.shape[0]))
+                              shape=(stop - start, postings.shape[0]))
             Q.sum_duplicates()
-            indices[start:stop], scores[start:stop] = score_top_k(
-                Q.indptr, Q.indices, Q.data, W.indptr, W.indices, W.data, W.shape[1], k, tie_rank)
+            indices[start:stop], scores[start:stop] = kernel(Q.indptr, Q.indices, Q.data, *index_arrays, *fixed,
+                                                             *per_thread.buffers, *fixed_after)
 
-        postings = np.bincount(np.repeat(np.arange(n_queries), lengths), np.diff(W.indptr)[terms], n_queries)
-        batches = search_batches(postings.astype(np.int64).tolist(), threads)
+        per_query = np.bincount(np.repeat(np.arange(n_queries), lengths), postings.df[terms], n_queries)
+        batches = search_batches(per_query.astype(np.int64).tolist(), threads)
         if threads > 1 and len(batches) > 1:
             with ThreadPoolExecutor(threads) as pool:
                 for (start, stop), _ in zip(batches, pool.map(score, batches)):

@@ -1,17 +1,148 @@
-"""The compiled BM25 search loop (numba): a query batch's scores and their top k.
+"""The compiled parts of BM25 (numba) shared by both searches: block encoding and decoding, the BM25
+weight of a posting, the top-k heap, and the exhaustive search that is the pruned search's reference.
 
-For each query a first pass over the postings of its terms adds ``query weight x term weight``
-into a dense accumulator, in the order scipy's sparse product ``Q @ W`` adds them (query terms in
-the CSR order of ``Q``, postings in index order), so every score is bit-identical to that product.
-A second pass over the same postings takes each document's sum once (and resets it): those not
-zero (the entries the product keeps) are offered to a k-sized heap ordered by score, ties by
-``tie_rank`` (trec_eval's rule, as ``rageval.retrieval.topk``). Compiled once per machine (``cache=True``, in
-``__pycache__`` beside this file, as ``rageval.retrievers.bm25_kernel``) and run without the GIL.
+Postings are blocks (``rageval.retrievers.bm25_postings``): ``term_blocks``, ``df``, ``blocks`` and
+``data``; arrays are passed one by one (a tuple of arrays indexed in a hot loop costs a reference
+count each time). A posting's weight is computed where it is read, in the operations and
+order numpy's vectorised build used when the index stored weights:
+``((tf * (k1 + 1)) / (k1 * norm(d) + tf)) * idf(t)``, rounded to float32 when ``single`` (the
+``dtype=float32`` index); a query term adds ``query weight x weight``. The exhaustive search adds
+those products into a dense accumulator term by term in the order of the query's CSR matrix (term
+ids ascending), so a document's score is the sum in term-id order; a second pass offers each sum
+once to a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as
+``rageval.retrieval.topk``). Compiled once per machine (``cache=True``, in ``__pycache__`` beside
+this file, as ``rageval.retrievers.bm25_kernel``) and run without the GIL.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+BLOCK = 128  # postings per block
+FIRST, LAST, START, WIDTHS = 0, 1, 2, 3  # rows of ``blocks``: first and last document, byte offset, widths
+LARGEST, SMALLEST = 0, 1  # rows of the block and term bounds: largest and smallest weight
+
+
+@numba.njit(inline="always")
+def width_of(value: int) -> int:
+    """Bytes (1, 2 or 4) that hold a value in 0 .. 2**32 - 1."""
+    return 1 if value < 256 else (2 if value < 65536 else 4)
+
+
+@numba.njit(inline="always")
+def _read(data, offset, width):
+    if width == 1:
+        return np.int64(data[offset])
+    if width == 2:
+        return np.int64(data[offset]) | (np.int64(data[offset + 1]) << 8)
+    return (np.int64(data[offset]) | (np.int64(data[offset + 1]) << 8) | (np.int64(data[offset + 2]) << 16)
+            | (np.int64(data[offset + 3]) << 24))
+
+
+@numba.njit(inline="always")
+def _write(data, offset, width, value):
+    for i in range(width):
+        data[offset + i] = (value >> (8 * i)) & 255
+
+
+@numba.njit(inline="always")
+def block_length(term_blocks, df, t, b):
+    """Postings in block ``b`` of term ``t``: ``BLOCK``, less in the term's last block."""
+    return min(BLOCK, df[t] - (b - term_blocks[t]) * BLOCK)
+
+
+@numba.njit(inline="always")
+def doc_at(blocks, data, b, i):
+    """The document of posting ``i`` of block ``b``."""
+    doc_width = blocks[WIDTHS, b] & 15
+    return blocks[FIRST, b] + _read(data, blocks[START, b] + i * doc_width, doc_width)
+
+
+@numba.njit(inline="always")
+def tf_at(blocks, data, b, n, i):
+    """The term frequency of posting ``i`` of block ``b`` (of ``n`` postings)."""
+    doc_width, tf_width = blocks[WIDTHS, b] & 15, blocks[WIDTHS, b] >> 4
+    return _read(data, blocks[START, b] + n * doc_width + i * tf_width, tf_width) + 1
+
+
+@numba.njit(inline="always")
+def weight(tf, doc_k, idf, k1p1, single):
+    """A posting's BM25 weight: ``((tf * (k1 + 1)) / (k1 * norm(d) + tf)) * idf``, float32-rounded when ``single``."""
+    f = np.float64(tf)
+    w = (f * k1p1) / (doc_k + f) * idf
+    if single:
+        return np.float64(np.float32(w))
+    return w
+
+
+@numba.njit(nogil=True, cache=True)
+def place(rows_ptr, terms, counts, first_doc, fill, doc_ids, tf):
+    """Place a chunk of counts (CSR rows: documents from ``first_doc``, columns: terms) in the term-major
+    arrays at each term's ``fill`` position (advanced): a counting sort, documents in order."""
+    for row in range(len(rows_ptr) - 1):
+        for i in range(rows_ptr[row], rows_ptr[row + 1]):
+            at = fill[terms[i]]
+            doc_ids[at], tf[at] = first_doc + row, counts[i]
+            fill[terms[i]] = at + 1
+
+
+@numba.njit(nogil=True, cache=True)
+def encode(indptr, doc_ids, tf, df, term_blocks, doc_k, idf, k1p1, single):
+    """The blocks of term-major postings (``indptr``, ``doc_ids``, ``tf``): ``blocks`` (first and last
+    document, byte offset and widths of each), the encoded bytes, each block's and each term's
+    largest and smallest weight."""
+    n_terms, n_blocks = len(df), term_blocks[-1]
+    blocks = np.empty((4, n_blocks), dtype=np.int64)
+    block_bounds = np.empty((2, n_blocks), dtype=np.float64)
+    term_bounds = np.empty((2, n_terms), dtype=np.float64)
+    size = 0
+    for t in range(n_terms):  # first pass: widths, offsets and bounds
+        term_bounds[LARGEST, t], term_bounds[SMALLEST, t] = -np.inf, np.inf
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            lo = indptr[t] + (b - term_blocks[t]) * BLOCK
+            hi = min(lo + BLOCK, indptr[t + 1])
+            tf_max, hi_w, lo_w = 0, -np.inf, np.inf
+            for i in range(lo, hi):
+                tf_max = max(tf_max, np.int64(tf[i]) - 1)
+                w = weight(tf[i], doc_k[doc_ids[i]], idf[t], k1p1, single)
+                hi_w, lo_w = max(hi_w, w), min(lo_w, w)
+            doc_width, tf_width = width_of(np.int64(doc_ids[hi - 1]) - doc_ids[lo]), width_of(tf_max)
+            blocks[FIRST, b], blocks[LAST, b], blocks[START, b] = doc_ids[lo], doc_ids[hi - 1], size
+            blocks[WIDTHS, b] = doc_width | (tf_width << 4)
+            size += (hi - lo) * (doc_width + tf_width)
+            block_bounds[LARGEST, b], block_bounds[SMALLEST, b] = hi_w, lo_w
+            term_bounds[LARGEST, t] = max(term_bounds[LARGEST, t], hi_w)
+            term_bounds[SMALLEST, t] = min(term_bounds[SMALLEST, t], lo_w)
+        if df[t] == 0:  # a term without postings adds nothing
+            term_bounds[LARGEST, t], term_bounds[SMALLEST, t] = 0.0, 0.0
+    data = np.empty(size, dtype=np.uint8)
+    for t in range(n_terms):  # second pass: the bytes
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            lo = indptr[t] + (b - term_blocks[t]) * BLOCK
+            hi = min(lo + BLOCK, indptr[t + 1])
+            doc_width, tf_width = blocks[WIDTHS, b] & 15, blocks[WIDTHS, b] >> 4
+            offset = blocks[START, b]
+            for i in range(lo, hi):
+                _write(data, offset, doc_width, np.int64(doc_ids[i]) - blocks[FIRST, b])
+                offset += doc_width
+            for i in range(lo, hi):
+                _write(data, offset, tf_width, np.int64(tf[i]) - 1)
+                offset += tf_width
+    return blocks, data, block_bounds, term_bounds
+
+
+@numba.njit(cache=True)
+def term_postings(term_blocks, df, blocks, data, t, doc_k, idf, k1p1, single):
+    """Every document of term ``t`` and its weight."""
+    out_docs, out_weights = np.empty(df[t], dtype=np.int64), np.empty(df[t], dtype=np.float64)
+    i = 0
+    for b in range(term_blocks[t], term_blocks[t + 1]):
+        n = block_length(term_blocks, df, t, b)
+        for p in range(n):
+            d = doc_at(blocks, data, b, p)
+            out_docs[i], out_weights[i] = d, weight(tf_at(blocks, data, b, n, p), doc_k[d], idf[t], k1p1, single)
+            i += 1
+    return out_docs, out_weights
 
 
 @numba.njit(inline="always")
@@ -36,52 +167,76 @@ def _sift_down(heap_s, heap_d, heap_r, size, pos):
         pos = child
 
 
-@numba.njit(nogil=True, cache=True)
-def score_top_k(q_indptr, q_terms, q_weights, w_indptr, w_docs, w_weights, n_docs, k, tie_rank):
-    """Top ``k`` (positions ``[n_queries, k]``, −1 padded; scores, 0 padded) of ``Q @ W`` for a
-    CSR query matrix ``Q`` (queries x terms) and the CSR index ``W`` (terms x documents)."""
-    n_queries = len(q_indptr) - 1
-    indices = np.full((n_queries, k), -1, dtype=np.int64)
-    scores = np.zeros((n_queries, k), dtype=np.float64)
-    acc = np.zeros(n_docs, dtype=np.float64)
-    heap_s = np.empty(k, dtype=np.float64)
-    heap_d = np.empty(k, dtype=np.int64)
-    heap_r = np.empty(k, dtype=np.int64)
-    for q in range(n_queries):
-        for jj in range(q_indptr[q], q_indptr[q + 1]):
-            term = q_terms[jj]
-            v = np.float64(q_weights[jj])
-            for kk in range(w_indptr[term], w_indptr[term + 1]):
-                d = w_docs[kk]
-                acc[d] += v * np.float64(w_weights[kk])
-        size = 0
-        for jj in range(q_indptr[q], q_indptr[q + 1]):  # again over the postings: each match's sum, once
-            term = q_terms[jj]
-            for kk in range(w_indptr[term], w_indptr[term + 1]):
-                d = w_docs[kk]
+@numba.njit(inline="always")
+def offer(heap_s, heap_d, heap_r, size, k, s, d, r):
+    """Offer document ``d`` (score ``s``, tie rank ``r``) to the heap of ``size`` entries; the new size."""
+    if size < k:  # push, then sift the new entry up
+        pos = size
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if not _better(heap_s[parent], heap_r[parent], s, r):
+                break
+            heap_s[pos], heap_d[pos], heap_r[pos] = heap_s[parent], heap_d[parent], heap_r[parent]
+            pos = parent
+        heap_s[pos], heap_d[pos], heap_r[pos] = s, d, r
+        return size + 1
+    if _better(s, r, heap_s[0], heap_r[0]):
+        heap_s[0], heap_d[0], heap_r[0] = s, d, r
+        _sift_down(heap_s, heap_d, heap_r, size, 0)
+    return size
+
+
+@numba.njit(inline="always")
+def drain(heap_s, heap_d, heap_r, size, indices, scores, q):
+    """Empty the heap into row ``q``, best first."""
+    while size > 0:  # pop the worst into the last free place
+        size -= 1
+        indices[q, size], scores[q, size] = heap_d[0], heap_s[0]
+        heap_s[0], heap_d[0], heap_r[0] = heap_s[size], heap_d[size], heap_r[size]
+        _sift_down(heap_s, heap_d, heap_r, size, 0)
+
+
+@numba.njit(inline="always")
+def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, acc, heap_s,
+               heap_d, heap_r, k, tie_rank):
+    """One query (entries ``lo`` .. ``hi`` of the CSR matrix) over every posting of its terms into the
+    empty heap; returns its size and leaves ``acc`` zero."""
+    for jj in range(lo, hi):
+        t, v = q_terms[jj], np.float64(q_weights[jj])
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            n = block_length(term_blocks, df, t, b)
+            for i in range(n):
+                d = doc_at(blocks, data, b, i)
+                acc[d] += v * weight(tf_at(blocks, data, b, n, i), doc_k[d], idf[t], k1p1, single)
+    size = 0
+    for jj in range(lo, hi):  # again over the postings: each match's sum, once
+        t = q_terms[jj]
+        for b in range(term_blocks[t], term_blocks[t + 1]):
+            for i in range(block_length(term_blocks, df, t, b)):
+                d = doc_at(blocks, data, b, i)
                 s = acc[d]
                 if s == 0.0:  # a zero sum (not a match), or a document taken under an earlier term
                     continue
                 acc[d] = 0.0
                 if size == k and s < heap_s[0]:  # below the k-th best
                     continue
-                r = tie_rank[d]
-                if size < k:  # push, then sift the new entry up
-                    pos = size
-                    size += 1
-                    while pos > 0:
-                        parent = (pos - 1) // 2
-                        if not _better(heap_s[parent], heap_r[parent], s, r):
-                            break
-                        heap_s[pos], heap_d[pos], heap_r[pos] = heap_s[parent], heap_d[parent], heap_r[parent]
-                        pos = parent
-                    heap_s[pos], heap_d[pos], heap_r[pos] = s, d, r
-                elif _better(s, r, heap_s[0], heap_r[0]):
-                    heap_s[0], heap_d[0], heap_r[0] = s, d, r
-                    _sift_down(heap_s, heap_d, heap_r, size, 0)
-        while size > 0:  # pop the worst into the last free place: best first
-            size -= 1
-            indices[q, size], scores[q, size] = heap_d[0], heap_s[0]
-            heap_s[0], heap_d[0], heap_r[0] = heap_s[size], heap_d[size], heap_r[size]
-            _sift_down(heap_s, heap_d, heap_r, size, 0)
+                size = offer(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d])
+    return size
+
+
+@numba.njit(nogil=True, cache=True)
+def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, k, tie_rank,
+                acc):
+    """Top ``k`` (positions ``[n_queries, k]``, −1 padded; scores, 0 padded) of every query of the CSR
+    matrix (``q_indptr``, ``q_terms`` ascending within a row, ``q_weights``), visiting every posting
+    of every query term (``acc``: zeros, one per document, left zero): the reference of
+    ``rageval.retrievers.bm25_pruning.score_top_k``."""
+    n_queries = len(q_indptr) - 1
+    indices = np.full((n_queries, k), -1, dtype=np.int64)
+    scores = np.zeros((n_queries, k), dtype=np.float64)
+    heap_s, heap_d, heap_r = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+    for q in range(n_queries):
+        size = exhaustive(q_terms, q_weights, q_indptr[q], q_indptr[q + 1], term_blocks, df, blocks, data, doc_k, idf,
+                          k1p1, single, acc, heap_s, heap_d, heap_r, k, tie_rank)
+        drain(heap_s, heap_d, heap_r, size, indices, scores, q)
     return indices, scores

@@ -29,8 +29,8 @@ def test_sparse_scores_equal_rank_bm25(cranfield, options):
         terms = sparse.vocab.lookup(text)
         got = np.zeros(len(cranfield.corpus))
         for t in terms:  # the index's weights summed per document
-            row = sparse._index.weights.getrow(t)
-            got[row.indices] += row.data
+            docs, weights = sparse._index.postings.term(t)
+            got[docs] += weights
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
 
@@ -82,13 +82,15 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     bm25 = get_retriever("bm25")
     bm25.index(cranfield.corpus)
     seen: list[int] = []
-    score_top_k = bm25_index.score_top_k
+    kernel = bm25_index._kernel
 
-    def recording(*args):
-        seen.append(threading.get_ident())
-        return score_top_k(*args)
+    def recording(pruning):
+        def search(*args):
+            seen.append(threading.get_ident())
+            return kernel(pruning)(*args)
+        return search
 
-    monkeypatch.setattr(bm25_index, "score_top_k", recording)
+    monkeypatch.setattr(bm25_index, "_kernel", recording)
     terms = [bm25.vocab.lookup(t) for t in cranfield.queries.texts]
     index, main = bm25._index, threading.get_ident()
     index.search(terms, 10, bm25._tie_rank, threads=2)  # cranfield's 467k postings: not worth a second thread
@@ -109,7 +111,7 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     assert seen == [main] * 3
     # batches are cut by each query's postings (the document frequencies of its terms), not its terms
     monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_BATCH", 100_000)
-    df = np.diff(index.weights.indptr)
+    df = index.postings.df
     postings = [int(df[t].sum()) for t in terms]
     seen.clear()
     index.search(terms, 10, bm25._tie_rank, threads=1)
@@ -170,10 +172,10 @@ def test_top_k_dense_on_large_rows_equals_a_full_sort(seed):
 
 def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
     """The sparse index's own search, against BM25 computed by hand (k1 = 1.2, b = 0.75, lucene idf)."""
-    from rageval.retrievers.bm25_index import SparseBM25
+    from rageval.retrievers.bm25_index import BM25Index
 
     # document 0 holds term 0 twice, document 1 term 0 once, document 2 term 1: lengths 2, 1, 1, average 4/3
-    index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)
+    index = BM25Index(1.2, 0.75, 0.25, "lucene", np.float64)
     index.build(iter([(np.array([0, 0, 0, 1]), np.array([2, 1, 1]))]), lambda: 2)
 
     def score(tf, dl, df):
@@ -194,7 +196,7 @@ def test_sparse_index_by_hand_weights_zero_scores_and_a_one_term_vocabulary():
     # weights that cancel leave a score of exactly 0: such a document is not a result
     pos, _ = index.search([[0, 0]], 3, tie_rank, [[1.0, -1.0]])
     assert pos[0].tolist() == [-1, -1, -1]
-    single = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)  # a vocabulary of one term is a vocabulary
+    single = BM25Index(1.2, 0.75, 0.25, "lucene", np.float64)  # a vocabulary of one term is a vocabulary
     single.build(iter([(np.array([0, 0]), np.array([1, 1]))]), lambda: 1)
     assert single.search([[0]], 2, np.arange(2))[0][0].tolist() == [1, 0]
 
@@ -217,31 +219,40 @@ def test_query_batches_bound_each_sparse_product():
     assert list(query_batches([10, 1, 1, 1, 9, 30, 2], 12)) == [(0, 3), (3, 6), (6, 7)]
 
 
-def test_the_sparse_index_layout(shared):
-    """What keeps memory near 12 bytes a posting: int32 document ids and offsets, weights in the asked
-    dtype, documents in corpus order within each term."""
-    from rageval import load_dataset
-
-    ds = load_dataset(str(shared / "adi"))
-    for dtype in ("float64", "float32"):
-        bm25 = get_retriever(f"bm25:dtype={dtype}")
-        bm25.index(ds.corpus)
-        weights = bm25._index.weights
-        assert weights.indices.dtype == np.int32 and weights.indptr.dtype == np.int32
-        assert weights.dtype == np.dtype(dtype) and weights.has_sorted_indices
-        assert weights.shape == (len(bm25.vocab), len(ds.corpus)) and weights.nnz > 1000
+def test_the_compact_index_layout(shared):
+    """Less memory than the 12 bytes a posting of a float64 weight and an int32 document: offsets and
+    frequencies of 1 or 2 bytes (under 3 a posting on cranfield, whose many rare terms have blocks that
+    span much of the corpus), 48 bytes of metadata a block; documents in corpus order within each term;
+    term bounds that are each term's largest and smallest weight."""
+    ds = load_dataset(str(shared / "cranfield"))
+    bm25 = get_retriever("bm25")
+    bm25.index(ds.corpus)
+    p = bm25._index.postings
+    postings = int(p.df.sum())
+    assert p.shape == (len(bm25.vocab), len(ds.corpus)) and postings > 90_000
+    assert p.data.nbytes < 3 * postings and p.nbytes < 8 * postings
+    assert set(p.blocks[3] & 15) == {1, 2} and set(p.blocks[3] >> 4) == {1}
+    for t in range(0, len(p.df), 97):
+        docs, weights = p.term(t)
+        assert (np.diff(docs) > 0).all() and len(docs) == p.df[t]
+        assert p.term_bounds[0, t] == weights.max() and p.term_bounds[1, t] == weights.min()
 
 
 def test_documents_keep_their_positions_across_batches_with_empty_documents():
-    from rageval.retrievers.bm25_index import SparseBM25
+    from rageval.retrievers.bm25_index import BM25Index
 
     # batch 1: documents 0 (term 0) and 1 (empty); batch 2: document 2 (term 1)
-    index = SparseBM25(1.2, 0.75, 0.25, "lucene", np.float64)
+    index = BM25Index(1.2, 0.75, 0.25, "lucene", np.float64)
     index.build(iter([(np.array([0]), np.array([1, 0])), (np.array([1]), np.array([1]))]), lambda: 2)
-    assert index.weights.shape == (2, 3)
+    assert index.postings.shape == (2, 3)
     assert index.search([[1], [0]], 3, np.arange(3))[0][:, 0].tolist() == [2, 0]
+    # a whole batch of documents without a term (documents 1 and 2) between two others
+    index.build(iter([(np.array([0]), np.array([1])), (np.array([], dtype=np.int64), np.array([0, 0])),
+                      (np.array([1]), np.array([1]))]), lambda: 2)
+    assert index.postings.shape == (2, 4)
+    assert index.search([[1], [0]], 4, np.arange(4))[0][:, :2].tolist() == [[3, -1], [0, -1]]
     # a term whose idf is 0 (okapi: in exactly half the documents) matches with score 0: no result
-    okapi = SparseBM25(1.5, 0.75, 0.25, "okapi", np.float64)
+    okapi = BM25Index(1.5, 0.75, 0.25, "okapi", np.float64)
     okapi.build(iter([(np.array([0, 0, 1, 2]), np.array([1, 1, 1, 1]))]), lambda: 3)
     assert okapi.search([[0], [1]], 4, np.arange(4))[0].tolist() == [[-1, -1, -1, -1], [2, -1, -1, -1]]
 
@@ -273,6 +284,7 @@ def test_bm25_built_and_searched_in_small_batches_equals_the_reference(shared, m
     reference.index(ds.corpus)
     expected = reference.search(ds.queries, 20)
     monkeypatch.setattr(bm25_module, "INDEX_BATCH", 7)
+    monkeypatch.setattr(index_module, "CHUNK", 60)  # batches of 7 documents joined into chunks of 60 postings
     monkeypatch.setattr(index_module, "POSTINGS_PER_BATCH", 50)
     sparse = get_retriever("bm25")
     sparse.index(ds.corpus)
@@ -296,3 +308,21 @@ def test_bm25_on_stop_words_only_fails_cleanly(tmp_path, spec):
     [outcome] = benchmark(str(root), [spec], ["nDCG@10"], out=tmp_path / "out")
     assert outcome.error == ("bm25: no document has a term once analysed (every text empty, or stop words only): "
                              "nothing to index")
+
+
+def test_an_index_analysed_by_forked_processes_equals_one_analysed_here(shared, monkeypatch):
+    """threads > 1 on a corpus of at least DOCUMENTS_PER_SHARD documents a process: the corpus is analysed
+    in contiguous shards by forked processes, and the vocabulary, postings and runs are a one-process build's."""
+    from rageval.running import index_shards
+
+    ds = load_dataset(str(shared / "cranfield"))
+    monkeypatch.setattr(index_shards, "DOCUMENTS_PER_SHARD", 400)  # cranfield's 1,400 documents: 3 processes
+    here, forked = get_retriever("bm25:threads=1"), get_retriever("bm25:threads=4")
+    here.index(ds.corpus)
+    forked.index(ds.corpus)
+    assert (here.processes, forked.processes) == (0, 3)
+    assert list(forked.vocab.terms) == list(here.vocab.terms)
+    for part in ("term_blocks", "blocks", "data", "block_bounds", "term_bounds", "doc_k", "idf"):
+        assert np.array_equal(getattr(forked._index.postings, part), getattr(here._index.postings, part))
+    a, b = here.search(ds.queries, 100), forked.search(ds.queries, 100)
+    assert np.array_equal(a.indices, b.indices) and np.array_equal(a.scores, b.scores)

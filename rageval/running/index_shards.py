@@ -1,16 +1,19 @@
-"""Lexical analysis of a corpus sharded over Ray tasks, for BM25 index builds inside a ``--executor
-ray`` run.
+"""Lexical analysis of a corpus in shards, for BM25 index builds: on Ray tasks inside a ``--executor
+ray`` run, or on forked processes of this machine.
 
 The corpus is cut into contiguous shards; each task analyses its shard with a vocabulary of its own
 and returns the shard's terms (in order of first occurrence) with its documents' term ids. Merged
 in shard order, the terms get the ids a single pass over the corpus gives them, so the index, and
-every score, is the same as a local build's. Used when the Ray executor sets
-``RAGEVAL_INDEX_SHARDS`` (its ``indexers=`` option) in a task.
+every score, is the same as a one-process build's. Ray tasks are used when the Ray executor sets
+``RAGEVAL_INDEX_SHARDS`` (its ``indexers=`` option) in a task; processes when BM25 may use more
+than one core (its ``threads``) and the corpus has at least ``DOCUMENTS_PER_SHARD`` documents a
+process (Python's tokenization holds the GIL, so threads would not help).
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -62,3 +65,38 @@ def analyse_on_tasks(vocab: Vocabulary, contents: Sequence[str], shards: int,
         table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
                             count=len(terms))
         yield table[local_ids], lengths
+
+
+def process_count(n_docs: int, cores: int) -> int:
+    """How many forked processes may analyse ``n_docs`` documents on ``cores`` cores (0: analyse here,
+    also where processes cannot be forked)."""
+    processes = min(cores, n_docs // DOCUMENTS_PER_SHARD)
+    return processes if processes >= 2 and "fork" in multiprocessing.get_all_start_methods() else 0
+
+
+_FORKED: dict[str, Any] = {}  # what the forked processes read: set before the pool starts, cleared after
+
+
+def _analyse_range(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    start, stop = bounds
+    return analyse_shard(_FORKED["config"], _FORKED["contents"][start:stop], _FORKED["batch"])
+
+
+def analyse_on_processes(vocab: Vocabulary, contents: Sequence[str], processes: int,
+                         batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(term ids, document lengths) of ``contents`` in batches of ``batch`` documents, in corpus order,
+    analysed in ``processes`` contiguous shards by as many forked processes (which read ``contents``
+    from the memory they share with this one); each shard's terms are added to ``vocab`` as it comes back."""
+    bounds = np.linspace(0, len(contents), processes + 1).astype(int).tolist()
+    _FORKED.update(config=vocab.analyzer.config(), contents=contents, batch=batch)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            for terms, local_ids, lengths in pool.imap(_analyse_range, list(zip(bounds, bounds[1:]))):
+                table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
+                                    count=len(terms))
+                ids, ends = table[local_ids], np.concatenate([[0], np.cumsum(lengths)])
+                for first in range(0, len(lengths), batch):
+                    last = min(first + batch, len(lengths))
+                    yield ids[ends[first]:ends[last]], lengths[first:last]
+    finally:
+        _FORKED.clear()
