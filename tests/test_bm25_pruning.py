@@ -136,6 +136,29 @@ def test_a_long_posting_list_spans_blocks_with_their_own_bounds():
         assert (p.blocks[0, b], p.blocks[1, b]) == (b * BLOCK, min(n, (b + 1) * BLOCK) - 1)
 
 
+def test_a_run_of_documents_is_skipped_by_the_bound_of_the_block_that_holds_it():
+    """One term over three blocks: block 0 of short documents (weight 1.585), block 1 of long ones
+    (1.01) and one document with the term 5 times in 5 words (1.917, the best), block 2 of longer
+    ones (0.72). After the first phase (block 0), the k-th score is block 0's: block 1 must be read
+    because its own bound is higher, whatever the blocks after it hold."""
+    tf = np.ones(3 * BLOCK, dtype=np.int64)
+    lengths = np.concatenate([np.full(BLOCK, 1), np.full(BLOCK, 10), np.full(BLOCK, 20)])
+    tf[BLOCK + 60], lengths[BLOCK + 60] = 5, 5
+    ids = np.concatenate([np.concatenate([np.zeros(n, dtype=np.int64), np.ones(dl - n, dtype=np.int64)])
+                          for n, dl in zip(tf, lengths)])
+    index = BM25Index(1.2, 0.75, 0.25, "lucene")
+    index.build(iter([(ids, lengths)]), lambda: 2)
+    index.pays = 0
+    bounds = index.postings.block_bounds[0, :3]
+    assert bounds[1] > bounds[0] > bounds[2]  # the layout the docstring describes
+    tie_rank = np.arange(3 * BLOCK)
+    for k in (1, 2):
+        want = index.search([[0]], k, tie_rank, pruning=False)
+        got = index.search([[0]], k, tie_rank, pruning=True)
+        assert got[0][0, 0] == BLOCK + 60
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
 def test_queries_with_nothing_to_find_and_k_at_the_edges(shared):
     ds = load_dataset(str(shared / "adi"))
     bm25 = get_retriever("bm25")
