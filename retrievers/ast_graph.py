@@ -67,6 +67,11 @@ def _collapse(node):
     return node
 
 
+def text_tokens(text: str, token_buckets: int, limit: int = 64) -> np.ndarray:
+    """The hashed sub-tokens of a text (a query), as the graphs hash their leaves' (the first ``limit``)."""
+    return np.array([_bucket(t, token_buckets) for t in _SUBTOKENS.raw_tokens(text)[:limit]], dtype=np.int64)
+
+
 def text_only_graph(text: str, type_buckets: int, token_buckets: int, max_subtokens: int) -> CodeGraph:
     """A single node holding the first sub-tokens of the text."""
     toks = [_bucket(t, token_buckets) for t in _SUBTOKENS.raw_tokens(text[:_MAX_LEAF_CHARS])[:max_subtokens]]

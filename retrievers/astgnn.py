@@ -1,23 +1,30 @@
 """``astgnn`` — a code retriever in the spirit of GNN-Coder: a GNN over each document's syntax tree
-(``ast_graph``), pooled by number of children, fused with the shared dense encoder's embedding,
-trained with InfoNCE on a train split (``astgnn_model``), searched with FAISS.
+(``ast_graph``), pooled by number of children, as a structure branch fused late with a text branch
+(learned projections of the shared dense encoder's embeddings, which stays frozen); trained with
+InfoNCE on a train split (``astgnn_training``), searched with FAISS.
 
 Training (``fit``): one (query, relevant document) pair per relevant judgment of the train split;
-batches of ``batch_size`` pairs, every other document of the batch a negative (the same document
-twice in a batch is never its own negative); cross-entropy over cosine similarities divided by
-``temperature``; AdamW; ``epochs`` passes in an order drawn from ``seed`` (the budget is a number
-of epochs, so a busy machine trains the same model as an idle one; ``max_train_s`` is an opt-in
-wall-clock cap, recorded, that marks a model it cut short as not reproducible). With a dev split, the epoch with the best dev MRR@10 is kept (epoch 0,
-the untrained start that ranks as ``dense``, included). The trained model is cached under (configuration, training data)
-and reused; ``checkpoint=PATH`` loads a saved one (``torch.load(weights_only=True)``).
+batches of ``batch_size`` pairs, every other document of the batch and, with ``negatives=bm25``,
+every pair's hard negative (the best bm25 result of its query that is not relevant to it) a negative
+(a query's own positive never is); the InfoNCE loss of each branch (cross-entropy over cosine
+similarities divided by ``temperature``), summed; AdamW; ``epochs`` passes in an order drawn from
+``seed`` (the budget is a number of epochs, so a busy machine trains the same model as an idle one;
+``max_train_s`` is an opt-in wall-clock cap, recorded, that marks a model it cut short as not
+reproducible). The (epoch, fusion gate) with the best MRR@10 on the dev split (without one, on a
+seeded 10% of the training queries held out) is kept: epoch 0, the untrained start whose text branch
+ranks as ``dense``, and gate 0, the text branch alone, included. ``gate=G`` replaces the chosen gate
+at search time (same trained weights: ``gate=1`` is the structure branch alone). The state after
+every epoch is saved beside the cache entry, so an interrupted training resumes from its last
+epoch; only a finished training is saved (and cached) as the model, under (configuration, training
+data); ``checkpoint=PATH`` loads a saved one (``torch.load(weights_only=True)``).
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 import logging
+import random
 import resource
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,42 +36,50 @@ from rageval.errors import RagevalError, SpecError
 from rageval.plugins import Retriever
 from rageval.progress import progress
 from rageval.retrieval.encoder import DEFAULT_MODEL
-from rageval.retrieval.topk import top_k_dense
-from rageval.retrievers.ast_graph import CodeGraph, corpus_graphs
+from rageval.retrievers.ast_graph import CodeGraph, corpus_graphs, text_tokens
+from rageval.retrievers.astgnn_training import (GATES, DevSelection, TrainingPairs, load_progress,
+                                                mine_bm25_negatives, save_progress)
 from rageval.retrievers.dense import Dense, installed
-from rageval.scoring.evaluation import evaluate
 from rageval.store.cache import cache_dir, key
 from rageval.store.files import atomic_open
 
 log = logging.getLogger("rageval")
 
-FORMAT = 1
+FORMAT = 2
 # The options that make the model: a checkpoint's configuration and the trained model's cache key hold them.
 MODEL_OPTIONS = ("graph", "hidden", "layers", "pool_ratio", "max_nodes", "type_buckets", "token_buckets",
-                 "max_subtokens", "dropout", "epochs", "batch_size", "lr", "temperature", "seed")
+                 "max_subtokens", "dropout", "epochs", "batch_size", "lr", "graph_lr", "temperature", "negatives",
+                 "seed")
 POSITIVE = ("hidden", "layers", "max_nodes", "type_buckets", "token_buckets", "epochs", "batch_size")
 ENCODE_BATCH = 256
+HOLDOUT = 0.1  # share of the training queries held out to select on when the training data has no dev split
 
 
 class AstGnn(Retriever):
-    """AST-GNN code retriever: tree-sitter graphs, GraphSAGE, pooling by #children, fused with dense; InfoNCE-trained."""
+    """AST-GNN code retriever: tree-sitter graphs, GraphSAGE, pooling by #children, fused late with a
+    text branch over the frozen dense encoder; InfoNCE-trained with in-batch and bm25 hard negatives."""
 
     name = "astgnn"
     default_train = "code:stdlib"
-    none_means = {"checkpoint": "train a model, cached", "max_train_s": "no wall-clock cap"}
+    none_means = {"checkpoint": "train a model, cached", "max_train_s": "no wall-clock cap",
+                  "gate": "chosen on the dev split"}
 
     def __init__(self, checkpoint: Path | None = None, train: str = "auto", model: str = DEFAULT_MODEL,
                  graph: bool = True, hidden: int = 128, layers: int = 2, pool_ratio: float = 0.5, max_nodes: int = 256,
                  type_buckets: int = 4096, token_buckets: int = 16384, max_subtokens: int = 4, dropout: float = 0.3,
-                 epochs: int = 10, batch_size: int = 128, lr: float = 1e-4, temperature: float = 0.05, seed: int = 0,
+                 epochs: int = 10, batch_size: int = 128, lr: float = 1e-4, graph_lr: float = 1e-3,
+                 temperature: float = 0.05,
+                 negatives: Literal["bm25", "none"] = "none", gate: float | None = None, seed: int = 0,
                  max_train_s: float | None = None, language: str = "python",
                  index: Literal["flat", "hnsw", "ivf"] = "flat"):
         params = {k: self.options[k] for k in MODEL_OPTIONS}
         if not 0 < pool_ratio <= 1 or max_subtokens < 0 or any(params[k] < 1 for k in POSITIVE):
             raise SpecError("astgnn: sizes must be positive (max_subtokens may be 0) and 0 < pool_ratio <= 1")
+        if gate is not None and not (0 <= gate <= 1 and (graph or gate == 0)):
+            raise SpecError(f"astgnn: gate={gate}: the structure branch's weight is in [0, 1] (and 0 with graph=false)")
         self.dense = Dense(model=model, index=index)
         self.train_spec = None if train == "auto" else train
-        self.language, self.max_train_s = language, max_train_s
+        self.language, self.max_train_s, self.gate = language, max_train_s, gate
         self.checkpoint = checkpoint
         self.params = params
         self._given = {k: v for k, v in self.given.items() if k in MODEL_OPTIONS}  # what a checkpoint must match
@@ -83,7 +98,7 @@ class AstGnn(Retriever):
         (from the checkpoint when one is loaded), the default language."""
         dense = {k: v for k, v in self.dense.config().items() if k != "name"}
         return {"name": self.name, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
-                "train": self.options["train"], **dense, **self.params, "language": self.language}
+                "train": self.options["train"], **dense, **self.params, "gate": self.gate, "language": self.language}
 
     def needs_fit(self) -> bool:
         return self._model is None
@@ -97,8 +112,8 @@ class AstGnn(Retriever):
         from rageval.retrievers.astgnn_model import AstGnnEncoder
 
         p = self.params
-        return AstGnnEncoder(self.dense.encoder.dim, p["hidden"], p["layers"], p["pool_ratio"], p["type_buckets"], p["token_buckets"],
-                             p["dropout"], p["graph"])
+        return AstGnnEncoder(self.dense.encoder.dim, p["hidden"], p["layers"], p["pool_ratio"], p["type_buckets"],
+                             p["token_buckets"], p["dropout"], p["graph"])
 
     def _load_checkpoint(self, path: Path) -> None:
         import torch
@@ -122,6 +137,13 @@ class AstGnn(Retriever):
         self._model.load_state_dict(saved["state"])
         self._model.eval()
         self.train_info = dict(saved.get("train", {}))
+        self._apply_gate()
+
+    def _apply_gate(self) -> None:
+        """A given ``gate`` replaces the one chosen on dev (the trained weights are the same)."""
+        if self.gate is not None and self.params["graph"]:
+            self._model.gate.fill_(self.gate)
+            self.train_info["gate"] = self.gate
 
     def save_checkpoint(self, path: Path) -> None:
         """The trained model with its configuration (atomically written)."""
@@ -152,21 +174,6 @@ class AstGnn(Retriever):
 
     # -- training ------------------------------------------------------------------------------
 
-    def _dev_mrr(self, corpus: Corpus, dev: Dataset, q_text: np.ndarray) -> float:
-        """MRR@10 of the current model on the dev queries, over the whole training corpus: the
-        leaderboard's scorer (ties broken by doc id, as trec_eval does)."""
-        import torch
-
-        model = self._require_model()
-        model.eval()
-        docs, _ = self.document_vectors_of(corpus)
-        with torch.inference_mode():
-            queries = model.encode_queries(torch.from_numpy(q_text)).numpy()
-        model.train()
-        indices, scores = top_k_dense(queries @ docs.T, 10, corpus.id_ranks())
-        run = Run(dev.queries.ids, corpus.ids, indices, scores)
-        return evaluate(dev.qrels, run, ["MRR@10"], queries=dev.queries.ids).means["MRR@10"]
-
     def _cache_path(self, train: Dataset, dev: Dataset | None) -> Path:
         """Where a model trained on ``train`` (selected on ``dev``) is cached: keyed by the model
         configuration, the data, and the wall-clock cap when one is set (what it trains depends on it)."""
@@ -175,9 +182,9 @@ class AstGnn(Retriever):
         return cache_dir("models", "astgnn") / f"{key(self._model_config(), *data_key, *cap)}.pt"
 
     def fit(self, train: Dataset, dev: Dataset | None = None) -> None:
-        """Train on ``train`` (a train split), keeping the epoch (0 = the untrained start, which ranks as
-        ``dense``) with the best MRR@10 on ``dev`` when given; or load the model a previous run trained
-        on the same data."""
+        """Train on ``train`` (a train split), keeping the (epoch, gate) with the best MRR@10 on ``dev``
+        (without one, on a seeded 10% of the training queries held out); or load the model a previous
+        run trained on the same data. An interrupted training resumes from its last finished epoch."""
         import torch
 
         if train.split != "train":
@@ -188,26 +195,34 @@ class AstGnn(Retriever):
             self._given = {}
             self._load_checkpoint(cached)
             return
+        if dev is None:
+            train, dev = _hold_out(train, self.params["seed"])
         pairs = _training_pairs(train)
         torch.manual_seed(self.params["seed"])
         start = time.perf_counter()
         data = self._training_data(train, pairs)
         model = self._model = self._build()
         model.train()
-        selection = _BestEpoch(train.corpus, dev, self) if dev is not None else None
-        losses = self._train_epochs(data, selection, start)
+        gates = GATES if self.params["graph"] else (0.0,)
+        selection = DevSelection(train.corpus, dev, self, gates, self.params["seed"])
+        partial = cached.with_name(cached.stem + ".partial.pt")
+        losses, resumed = self._train_epochs(data, selection, start, partial)
+        model.load_state_dict(selection.state)
+        model.gate.fill_(selection.gate)
         model.eval()
-        self.train_info = {"dataset": train.label, "pairs": len(pairs), "epochs": len(losses),
-                           "max_train_s": self.max_train_s, "reproducible": len(losses) == self.params["epochs"],
-                           "loss": losses, "seconds": round(time.perf_counter() - start, 1), "graphs": data.stats,
-                           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-        if selection is not None:
-            model.load_state_dict(selection.state)
-            self.train_info.update(dev=selection.dev.label, dev_mrr_at_10=[round(m, 4) for m in selection.mrr],
-                                   best_epoch=selection.epoch)
+        self.train_info = {
+            "dataset": train.label, "pairs": len(pairs), "epochs": len(losses), "negatives": self.params["negatives"],
+            "max_train_s": self.max_train_s, "reproducible": len(losses) == self.params["epochs"], "loss": losses,
+            "seconds": round(time.perf_counter() - start, 1), "resumed_from_epoch": resumed, "graphs": data.stats,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "dev": selection.dev.label, "dev_mrr_at_10": [round(m, 4) for m in selection.mrr],
+            "dev_mrr_at_10_by_gate": [{str(g): m for g, m in d.items()} for d in selection.by_gate],
+            "best_epoch": selection.epoch, "dev_gate": selection.gate, "gate": selection.gate}
         log.info("astgnn: trained on %d pairs of %s in %.1f s (loss %s)%s", len(pairs), train.label,
-                 self.train_info["seconds"], " -> ".join(map(str, losses)), selection.summary() if selection else "")
+                 self.train_info["seconds"], " -> ".join(map(str, losses)), selection.summary())
         self.save_checkpoint(cached)
+        partial.unlink(missing_ok=True)
+        self._apply_gate()
 
     def _encode_queries(self, dataset: Dataset, desc: str) -> np.ndarray:
         """The shared dense encoder's vectors of ``dataset``'s query texts (with the query prefix)."""
@@ -215,44 +230,80 @@ class AstGnn(Retriever):
         return np.array(self.dense.encoder.corpus_embeddings(queries, self.dense.query_prefix, desc=desc,
                                                              unit="query"))
 
-    def _training_data(self, train: Dataset, pairs: list[tuple[int, int]]) -> _TrainingPairs:
+    def query_tokens(self, texts: list[str]) -> list[np.ndarray] | None:
+        """The hashed sub-tokens of each query text (None with ``graph=false``)."""
+        if not self.params["graph"]:
+            return None
+        return [text_tokens(t, self.params["token_buckets"]) for t in texts]
+
+    def _training_data(self, train: Dataset, pairs: list[tuple[int, int]]) -> TrainingPairs:
         """The (query row, document position) ``pairs`` of ``train`` with what a batch needs: query and
-        document text vectors, and the graphs of the documents (each distinct document once)."""
+        document text vectors, hard negatives, and the graphs of the documents (each distinct document once)."""
         import torch
 
         q_text = torch.from_numpy(self._encode_queries(train, "astgnn: encoding training queries"))
         d_text = self.dense.encode_corpus(train.corpus)
         docs = np.array([d for _, d in pairs])
-        unique_docs, doc_slot = np.unique(docs, return_inverse=True)
+        negatives = mine_bm25_negatives(train, pairs, self.params["seed"]) if self.params["negatives"] == "bm25" \
+            else np.zeros(0, dtype=np.int64)
+        unique_docs, slot = np.unique(np.concatenate([docs, negatives]), return_inverse=True)
         graphs, stats = self.graphs(train.corpus, unique_docs) if self.params["graph"] else ([], {})
-        return _TrainingPairs(q_text, np.array([q for q, _ in pairs]), doc_slot,
-                              torch.from_numpy(np.array(d_text[unique_docs])), graphs, stats, self.params["graph"])
+        return TrainingPairs(q_text, self.query_tokens(train.queries.texts), np.array([q for q, _ in pairs]),
+                             slot[:len(docs)],
+                             slot[len(docs):] if len(negatives) else None,
+                             torch.from_numpy(np.array(d_text[unique_docs])), graphs, stats, self.params["graph"])
 
-    def _train_epochs(self, data: _TrainingPairs, selection: _BestEpoch | None, start: float) -> list[float]:
-        """AdamW over ``params["epochs"]`` passes of ``data`` in an order drawn from the seed (each epoch
-        scored by ``selection`` when given), stopped early only by ``max_train_s``; the mean loss per epoch."""
+    def _train_epochs(self, data: TrainingPairs, selection: DevSelection, start: float,
+                      partial: Path) -> tuple[list[float], int | None]:
+        """AdamW over ``params["epochs"]`` passes of ``data`` in an order drawn from the seed, each epoch
+        scored by ``selection`` and its state saved to ``partial`` (from which an interrupted training
+        resumes), stopped early only by ``max_train_s``; the mean loss per epoch and the epoch resumed from."""
         import torch
 
         p, model = self.params, self._require_model()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=p["lr"])
+        text = [*model.query_proj.parameters(), *model.doc_proj.parameters()]
+        structure = [w for name, w in model.named_parameters() if not name.startswith(("query_proj.", "doc_proj."))]
+        optimizer = torch.optim.AdamW([{"params": text, "lr": p["lr"]}, {"params": structure, "lr": p["graph_lr"]}])
         order = torch.Generator().manual_seed(p["seed"])
         losses: list[float] = []
+        saved = load_progress(partial)
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            order.set_state(saved["order"])
+            torch.set_rng_state(saved["rng"])
+            losses = list(saved["losses"])
+            selection.load_state_dict(saved["selection"])
+            log.info("astgnn: resuming an interrupted training after epoch %d of %d", len(losses), p["epochs"])
+        else:
+            selection.observe(0, model)
+        resumed = len(losses) if saved is not None else None
         with progress(p["epochs"] * len(data), f"astgnn: training ({p['epochs']} epochs)", unit="pair") as step:
-            for _ in range(p["epochs"]):
-                total = 0.0
-                for batch in torch.randperm(len(data), generator=order).split(p["batch_size"]):
-                    loss = data.loss(model, batch.numpy(), p["temperature"])
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(batch)
-                    step.update(len(batch))
-                losses.append(round(total / len(data), 4))
-                if selection is not None:
-                    selection.observe(len(losses), model)
+            step.update(len(losses) * len(data))
+            while len(losses) < p["epochs"]:
+                losses.append(self._epoch(data, optimizer, order, step))
+                selection.observe(len(losses), model)
+                save_progress(partial, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                        "order": order.get_state(), "rng": torch.get_rng_state(), "losses": losses,
+                                        "selection": selection.state_dict()})
                 if self._out_of_time(start, len(losses)):
                     break
-        return losses
+        return losses, resumed
+
+    def _epoch(self, data: TrainingPairs, optimizer: Any, order: Any, step: Any) -> float:
+        """One pass over ``data`` in an order drawn from ``order``; the mean loss."""
+        import torch
+
+        p, model = self.params, self._require_model()
+        total = 0.0
+        for batch in torch.randperm(len(data), generator=order).split(p["batch_size"]):
+            loss = data.loss(model, batch.numpy(), p["temperature"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+            step.update(len(batch))
+        return round(total / len(data), 4)
 
     def _out_of_time(self, start: float, epochs_done: int) -> bool:
         """Whether ``max_train_s`` stops training after ``epochs_done`` epochs (with a warning)."""
@@ -271,27 +322,38 @@ class AstGnn(Retriever):
                                "(which trains it on a train split), or call fit()")
         return self._model
 
-    def document_vectors_of(self, corpus: Corpus) -> tuple[np.ndarray, dict[str, int]]:
-        """The model's vectors of every document of ``corpus``, and the graph counts."""
+    def branch_vectors(self, corpus: Corpus) -> tuple[np.ndarray, np.ndarray | None, dict[str, int]]:
+        """The text-branch and structure-branch vectors (None with ``graph=false``) of every document
+        of ``corpus``, and the graph counts."""
         import torch
 
         from rageval.retrievers.astgnn_model import collate
 
         model = self._require_model()
         text = self.dense.encoder.corpus_embeddings(corpus, self.dense.doc_prefix, self.dense.block_size)
-        out = np.empty(text.shape, dtype=np.float32)
+        text_out = np.empty(text.shape, dtype=np.float32)
+        structure_out = np.empty((len(corpus), self.params["hidden"]), dtype=np.float32) if model.use_graph else None
         stats = {"documents": 0, "parse_errors": 0, "text_only": 0, "capped": 0}
         with progress(len(corpus), "astgnn: encoding documents") as step, torch.inference_mode():
             for start in range(0, len(corpus), ENCODE_BATCH):
                 positions = np.arange(start, min(start + ENCODE_BATCH, len(corpus)))
-                g = None
-                if self.params["graph"]:
+                text_out[positions] = model.text_documents(torch.from_numpy(np.array(text[positions]))).numpy()
+                if structure_out is not None:
                     graphs, part = self.graphs(corpus, positions)
                     stats = {k: stats[k] + part[k] for k in stats}
-                    g = collate(graphs)
-                out[positions] = model.encode_documents(torch.from_numpy(np.array(text[positions])), g).numpy()
+                    structure_out[positions] = model.structure_documents(collate(graphs)).numpy()
                 step.update(len(positions))
-        return out, stats
+        return text_out, structure_out, stats
+
+    def document_vectors_of(self, corpus: Corpus) -> tuple[np.ndarray, dict[str, int]]:
+        """The model's (fused) vectors of every document of ``corpus``, and the graph counts."""
+        import torch
+
+        text, structure, stats = self.branch_vectors(corpus)
+        with torch.inference_mode():
+            fused = self._require_model().fuse(torch.from_numpy(text),
+                                               None if structure is None else torch.from_numpy(structure))
+        return np.ascontiguousarray(fused.numpy()), stats
 
     def index(self, corpus: Corpus) -> None:
         vectors, self.graph_stats = self.document_vectors_of(corpus)
@@ -304,7 +366,8 @@ class AstGnn(Retriever):
         import torch
 
         with torch.inference_mode():
-            return self._require_model().encode_queries(torch.from_numpy(self.dense.encode_texts(queries.texts))).numpy()
+            return self._require_model().encode_queries(torch.from_numpy(self.dense.encode_texts(queries.texts)),
+                                                        self.query_tokens(queries.texts)).numpy()
 
     def document_vectors(self) -> np.ndarray:
         return self.dense.vectors
@@ -324,56 +387,15 @@ def _training_pairs(train: Dataset) -> list[tuple[int, int]]:
     return pairs
 
 
-@dataclass
-class _TrainingPairs:
-    """Training pairs, encoded: per pair its query's row of ``q_text`` and its document's slot in
-    ``d_vectors`` / ``graphs`` (the distinct documents), and the graph counts."""
-
-    q_text: Any  # torch.Tensor [queries, dim]
-    q_rows: np.ndarray
-    doc_slot: np.ndarray
-    d_vectors: Any  # torch.Tensor [distinct documents, dim]
-    graphs: list[CodeGraph]
-    stats: dict[str, int]
-    use_graph: bool
-
-    def __len__(self) -> int:
-        return len(self.q_rows)
-
-    def loss(self, model: Any, rows: np.ndarray, temperature: float) -> Any:
-        """InfoNCE over the pairs ``rows``: cross-entropy over cosine similarities / ``temperature``, every
-        other document of the batch a negative (the same document twice is never its own negative)."""
-        import torch
-
-        from rageval.retrievers.astgnn_model import collate
-
-        slots = self.doc_slot[rows]
-        g = collate([self.graphs[s] for s in slots]) if self.use_graph else None
-        d = model.encode_documents(self.d_vectors[slots], g)
-        q = model.encode_queries(self.q_text[self.q_rows[rows]])
-        logits = q @ d.T / temperature
-        same = torch.from_numpy(slots[:, None] == slots[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
-        logits = logits.masked_fill(same, float("-inf"))
-        return torch.nn.functional.cross_entropy(logits, torch.arange(len(rows)))
-
-
-class _BestEpoch:
-    """Model selection on a dev split: MRR@10 after each epoch (epoch 0, the untrained start, first),
-    keeping the state of the first epoch with the best value."""
-
-    def __init__(self, corpus: Corpus, dev: Dataset, retriever: AstGnn):
-        self.corpus, self.dev, self.retriever = corpus, dev, retriever
-        self.text = retriever._encode_queries(dev, "astgnn: encoding dev queries")
-        self.mrr: list[float] = []
-        self.epoch, self.state = 0, None
-        self.observe(0, retriever._require_model())
-
-    def observe(self, epoch: int, model: Any) -> None:
-        """Score the model after ``epoch``; keep its state when it beats every earlier epoch."""
-        self.mrr.append(self.retriever._dev_mrr(self.corpus, self.dev, self.text))
-        if len(self.mrr) == 1 or self.mrr[-1] > max(self.mrr[:-1]):
-            self.epoch, self.state = epoch, copy.deepcopy(model.state_dict())
-
-    def summary(self) -> str:
-        """The dev MRR@10 of every epoch and the one kept, for the training log line."""
-        return f"; dev MRR@10 {' -> '.join(f'{m:.4f}' for m in self.mrr)}, kept epoch {self.epoch}"
+def _hold_out(train: Dataset, seed: int) -> tuple[Dataset, Dataset]:
+    """A train split without dev: a seeded ``HOLDOUT`` share of its judged queries (at least one) as the
+    dev split to select on, the rest to train on."""
+    judged = [q for q in train.queries.ids if train.qrels.has_relevant(q)]
+    if len(judged) < 2:
+        raise RagevalError(f"astgnn: {train.label} has {len(judged)} judged queries: too few to hold some out "
+                           "for model selection (give a dataset with a dev split)")
+    held = set(random.Random(seed).sample(judged, max(1, round(HOLDOUT * len(judged)))))
+    log.info("astgnn: %s has no dev split: selecting on %d held-out training queries", train.label, len(held))
+    rest = train.subset([q for q in train.queries.ids if q not in held])
+    dev = dataclasses.replace(train.subset([q for q in judged if q in held]), split="dev")
+    return rest, dev

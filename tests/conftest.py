@@ -149,3 +149,28 @@ def chat_server():
     server = ChatServer()
     yield server
     server.close()
+
+
+def stdlib_pairs(n_docs: int):
+    """The first ``n_docs`` (summary, function) pairs of code:stdlib's train split as a small train
+    Dataset: real functions with their docstring summaries as queries (for the AST-GNN tests)."""
+    from rageval import load_dataset
+    from rageval.data.model import Corpus, Dataset, Queries
+
+    full = load_dataset("code:stdlib", "train")
+    qids = full.queries.ids[:n_docs]
+    docs = [next(iter(full.qrels[q])) for q in qids]
+    positions = [full.corpus.position(d) for d in docs]
+    corpus = Corpus(ids=docs, texts=[full.corpus.texts[p] for p in positions],
+                    metas=[full.corpus.metas[p] for p in positions], fields=("text",))
+    return Dataset("mini", corpus, Queries(qids, full.queries.texts[:n_docs]), {q: {d: 1} for q, d in zip(qids, docs)},
+                   split="train")
+
+
+def train_dev(both, n_train: int):
+    """``both``'s first ``n_train`` queries as its train split and the rest as its dev split, one corpus."""
+    from rageval.data.model import Dataset
+
+    ids = both.queries.ids
+    return tuple(Dataset(both.name, both.corpus, both.queries.subset(part), {q: both.qrels[q] for q in part},
+                         split=split) for part, split in ((ids[:n_train], "train"), (ids[n_train:], "dev")))

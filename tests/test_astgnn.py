@@ -10,10 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import write_beir
+from conftest import stdlib_pairs, train_dev, write_beir
 
 from rageval import load_dataset, registry
-from rageval.data.model import Corpus, Dataset, Queries
+from rageval.data.model import Corpus, Dataset
 from rageval.retrieval.diagnostics import diagnostics
 from rageval.errors import RagevalError, SpecError
 from rageval.running.benchmark import benchmark as run
@@ -89,32 +89,14 @@ def test_a_corpus_is_parsed_once_and_its_graphs_reloaded(tmp_path, monkeypatch):
         ast_graph.corpus_graphs(corpus, "python", 21, 4096, 16384, 4)
 
 
-def _code_dataset(n_docs: int = 60):
-    """Real stdlib functions with their summaries: a corpus and train/test queries."""
-    full = load_dataset("code:stdlib", "train")
-    rows = list(range(n_docs))
-    qids = full.queries.ids[:n_docs]
-    docs = [next(iter(full.qrels[q])) for q in qids]
-    positions = [full.corpus.position(d) for d in docs]
-    corpus = Corpus(ids=docs, texts=[full.corpus.texts[p] for p in positions],
-                    metas=[full.corpus.metas[p] for p in positions], fields=("text",))
-    queries = Queries(qids, [full.queries.texts[r] for r in rows])
-    qrels = {q: {d: 1} for q, d in zip(qids, docs)}
-    return Dataset("mini", corpus, queries, qrels, split="train")
-
-
 @pytest.fixture(scope="module")
 def mini():
-    return _code_dataset()
+    return stdlib_pairs(60)
 
 
 def test_dev_split_selects_the_best_epoch():
-    both = _code_dataset(80)
-    ids = both.queries.ids
-    train = Dataset("mini", both.corpus, both.queries.subset(ids[:60]), {q: both.qrels[q] for q in ids[:60]},
-                    split="train")
-    dev = Dataset("mini", both.corpus, both.queries.subset(ids[60:]), {q: both.qrels[q] for q in ids[60:]},
-                  split="dev")
+    both = stdlib_pairs(80)
+    train, dev = train_dev(both, 60)
     astgnn = registry.create("retrievers", "astgnn:epochs=3,batch_size=16,hidden=32")
     astgnn.fit(train, dev)
     info = astgnn.train_info
@@ -145,8 +127,10 @@ def test_training_is_seeded_and_checkpoints_round_trip(mini, tmp_path, monkeypat
     first = registry.create("retrievers", spec)
     first.fit(mini)
     info = first.train_info
-    assert info["pairs"] == 60 and info["epochs"] == 3 and info["loss"][-1] < info["loss"][0]
-    assert info["graphs"]["documents"] == 60
+    # no dev split: 10% of the 60 training queries (6) are held out to select on
+    assert info["pairs"] == 54 and info["dev"] == "mini.dev" and len(info["dev_mrr_at_10"]) == 4
+    assert info["epochs"] == 3 and info["loss"][-1] < info["loss"][0]
+    assert 54 <= info["graphs"]["documents"] <= 60  # the distinct positives and bm25 negatives, in a 60-document corpus
     monkeypatch.setenv("RAGEVAL_CACHE", str(tmp_path / "other-cache"))  # no cached model: train again
     second = registry.create("retrievers", spec)
     second.fit(mini)
@@ -184,7 +168,9 @@ def test_fit_needs_a_train_split(mini, tmp_path):
     with pytest.raises(RagevalError, match="has no model"):
         registry.create("retrievers", "astgnn").index(mini.corpus)
     only_test = write_beir(tmp_path / "only-test")
-    with_train = write_beir(tmp_path / "with-train", split="train")
+    with_train = write_beir(tmp_path / "with-train", ['{"_id": "x1", "text": "def area(r): return 3.14 * r * r"}'],
+                            ['{"_id": "p1", "text": "area of a circle"}'], "query-id\tcorpus-id\tscore\np1\tx1\t1\n",
+                            split="train")
     retriever = registry.create("retrievers", f"astgnn:train={only_test}")
     with pytest.raises(RagevalError, match=r"cannot train on .*only-test: it has no train split"):
         TrainingData(str(only_test)).splits(retriever)
@@ -213,7 +199,7 @@ def test_runner_trains_then_evaluates(tmp_path):
     [outcome] = run([str(root)], ["astgnn:epochs=2,batch_size=8,hidden=32"], split="test", out=tmp_path / "runs")
     assert outcome.error is None and "fit_s" in outcome.timings
     metrics = json.loads(next((tmp_path / "runs").glob("*/*/metrics.json")).read_text())
-    assert metrics["run_meta"]["astgnn"]["train"]["pairs"] == 30
+    assert metrics["run_meta"]["astgnn"]["train"]["pairs"] == 27  # 3 of 30 held out to select on
     assert set(metrics["run_meta"]["embedding_diagnostics"]) == {"n_queries", "alignment", "angular_margin",
                                                                  "uniformity"}
 
@@ -232,24 +218,27 @@ def test_diagnostics_by_hand():
 
 
 def test_declared_options_make_the_model_configuration_its_cache_key_and_checkpoints_hold():
-    """The 14 model options are declared with their defaults; the trained model's configuration (what
-    its cache key hashes) has the same values as when they were read from a dictionary, and only the
-    options a spec sets are checked against a loaded checkpoint."""
+    """The 16 model options (and the search-time gate) are declared with their defaults; the trained
+    model's configuration (what its cache key hashes) has the same values as when they were read from
+    a dictionary, and only the options a spec sets are checked against a loaded checkpoint."""
     text = {"text_model": registry.create("retrievers", "dense").encoder.identity}
     default = {"graph": True, "hidden": 128, "layers": 2, "pool_ratio": 0.5, "max_nodes": 256, "type_buckets": 4096,
                "token_buckets": 16384, "max_subtokens": 4, "dropout": 0.3, "epochs": 10, "batch_size": 128,
-               "lr": 1e-4, "temperature": 0.05, "seed": 0}
+               "lr": 1e-4, "graph_lr": 1e-3, "temperature": 0.05, "negatives": "none", "seed": 0}
     plain = registry.create("retrievers", "astgnn")
     declared = inspect.signature(type(plain)).parameters
     assert {k: declared[k].default for k in default} == default
     assert plain._model_config() == {**default, **text} and plain._given == {}
-    assert list(plain.config())[-15:] == [*default, "language"]
+    assert list(plain.config())[-18:] == [*default, "gate", "language"] and declared["gate"].default is None
     spec = registry.create("retrievers", "astgnn:hidden=32,graph=false,lr=0.001,seed=4,max_train_s=5,language=go")
     asked = {"hidden": 32, "graph": False, "lr": 0.001, "seed": 4}
     assert spec._model_config() == {**default, **asked, **text} and spec._given == asked
     assert spec.max_train_s == 5 and spec.config()["language"] == "go"
     for bad in ("hidden=0", "pool_ratio=0", "pool_ratio=1.5", "max_subtokens=-1", "epochs=0", "batch_size=0"):
         with pytest.raises(SpecError, match="sizes must be positive"):
+            registry.create("retrievers", f"astgnn:{bad}")
+    for bad in ("gate=1.5", "gate=-0.1", "graph=false,gate=0.5"):
+        with pytest.raises(SpecError, match="the structure branch's weight is in"):
             registry.create("retrievers", f"astgnn:{bad}")
     registry.create("retrievers", "astgnn:max_subtokens=0,pool_ratio=1")
 
