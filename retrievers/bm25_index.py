@@ -128,9 +128,9 @@ class BM25Index:
     block-max MaxScore pruning or, as its reference, exhaustively."""
 
     # a query is pruned when the terms its first k-th score leaves essential hold under 1 / pays of its
-    # postings (0: every query), else searched exhaustively: on this machine pruning a query whose
-    # postings it cannot cut by 3 costs more than visiting them all
-    pays = 3
+    # postings (0: every query), else searched exhaustively: measured on this machine (k = 10 and 100,
+    # 100k and 1M Zipf documents), 6 beat 2, 3 and 12, and pruning every query was slower
+    pays = 6
 
     def __init__(self, k1: float, b: float, epsilon: float, idf: Literal["okapi", "lucene"], dtype=np.float64):
         self.params = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "single": np.dtype(dtype) == np.float32}

@@ -28,7 +28,7 @@ from rageval.retrievers.bm25_kernel import (LARGEST, LAST, SMALLEST, _better, bl
                                             offer, tf_at, weight)
 
 ULP = 2.0 ** -52
-PREFILL = 16  # postings of the highest-bound terms scored first, to start with a k-th score
+PREFILL = 16  # postings of the highest-bound terms scored first (at least 2 k), to start with a k-th score
 # a query term's cursor: rows of the int64 array ``cs``, a column per term
 TERM, BLK, END, LEN, POS, CUR = 0, 1, 2, 3, 4, 5
 
@@ -184,7 +184,7 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
         for i in range(m):
             running += ub[order[i]]
             prefix[i] = running
-        size, budget = 0, PREFILL
+        size, budget = 0, max(PREFILL, 2 * k)
         for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
             if budget > 0:
                 size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d, heap_r,
