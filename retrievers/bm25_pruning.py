@@ -150,12 +150,12 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, blo
     width = 1
     for q in range(n_queries):
         width = max(width, q_indptr[q + 1] - q_indptr[q])
-    heap = np.empty((3, k), dtype=np.float64)
+    heap_s = np.empty(k, dtype=np.float64)
     heap_d, heap_r = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
     cs, order = np.zeros((6, width), dtype=np.int64), np.zeros(width, dtype=np.int64)
     fs = np.zeros((5, width))
     _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap[0], heap_d, heap_r, acc, in_heap, cs, order, fs, pays)
+            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays)
     return indices, scores
 
 

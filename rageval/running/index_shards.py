@@ -62,9 +62,14 @@ def analyse_on_tasks(vocab: Vocabulary, contents: Sequence[str], shards: int,
     pending = [remote.remote(config, contents[a:b], batch) for a, b in zip(bounds, bounds[1:])]
     for ref in pending:
         terms, local_ids, lengths = ray.get(ref)
-        table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
-                            count=len(terms))
-        yield table[local_ids], lengths
+        yield merged_ids(vocab, terms, local_ids), lengths
+
+
+def merged_ids(vocab: Vocabulary, terms: list[str], local_ids: np.ndarray) -> np.ndarray:
+    """A shard's term ids (into its ``terms``) as ids of ``vocab``, its new terms added in their order."""
+    table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
+                        count=len(terms))
+    return table[local_ids]
 
 
 def process_count(n_docs: int, cores: int) -> int:
@@ -92,9 +97,7 @@ def analyse_on_processes(vocab: Vocabulary, contents: Sequence[str], processes: 
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             for terms, local_ids, lengths in pool.imap(_analyse_range, list(zip(bounds, bounds[1:]))):
-                table = np.fromiter((vocab.terms.setdefault(t, len(vocab.terms)) for t in terms), dtype=np.int32,
-                                    count=len(terms))
-                ids, ends = table[local_ids], np.concatenate([[0], np.cumsum(lengths)])
+                ids, ends = merged_ids(vocab, terms, local_ids), np.concatenate([[0], np.cumsum(lengths)])
                 for first in range(0, len(lengths), batch):
                     last = min(first + batch, len(lengths))
                     yield ids[ends[first]:ends[last]], lengths[first:last]
