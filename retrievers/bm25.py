@@ -14,8 +14,8 @@ from rageval.errors import RagevalError, SpecError
 from rageval.plugins import Retriever
 from rageval.progress import progress
 from rageval.retrieval.topk import top_k_rows
-from rageval.retrievers.bm25_index import BM25Index, EmptyVocabulary
-from rageval.retrievers.bm25_postings import Postings
+from rageval.retrievers.bm25_index import BM25Index
+from rageval.retrievers.bm25_postings import EmptyVocabulary, Postings
 from rageval.running.index_shards import analyse_on_processes, analyse_on_tasks, process_count, shard_count
 from rageval.store.array_files import InvalidArrays
 from rageval.text.lexical import Analyzer, Vocabulary

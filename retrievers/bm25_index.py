@@ -1,8 +1,8 @@
 """Our BM25 backend: an inverted index of compact block postings, searched with dynamic pruning.
 
 Indexing streams the corpus in batches (term ids from ``rageval.text.lexical.Vocabulary``), counts
-term frequencies per batch, places them term by term, and encodes them in blocks with their weight
-bounds (``rageval.retrievers.bm25_postings``); a posting weighs
+term frequencies per batch, places them term by term and encodes them in blocks with their weight
+bounds (``rageval.retrievers.bm25_build``, ``rageval.retrievers.bm25_postings``); a posting weighs
 ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))``. A batch of queries is scored
 and cut to its top k in one compiled pass: block-max MaxScore (``rageval.retrievers.bm25_pruning``),
 or every posting (``rageval.retrievers.bm25_kernel``, its reference: the same result, bit for bit,
@@ -13,17 +13,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
-from typing import Callable, Iterable, Iterator, Literal, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from rageval.retrievers.bm25_postings import Postings, build_postings
+from rageval.retrievers.bm25_postings import Postings
 
-Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # row pointers, term ids, frequencies
-
-# Batches of counted documents are joined into chunks of about this many postings.
-CHUNK = 8_000_000
 # Queries are scored in batches whose postings add up to at most this many entries.
 POSTINGS_PER_BATCH = 2_000_000
 # A thread is given at least this many postings: about 2 ms of scoring, where starting it costs about 0.3 ms.
@@ -61,68 +57,6 @@ def _kernel(pruning: bool):
     return score_top_k
 
 
-def _count_batches(batches: Iterable[tuple[np.ndarray, np.ndarray]],
-                   n_terms: Callable[[], int]) -> tuple[list[Chunk], np.ndarray]:
-    """Each batch reduced to a [documents, terms] matrix of term counts, consecutive batches joined into
-    chunks of about ``CHUNK`` postings, and every document's length; EmptyVocabulary when no document
-    has a term."""
-    chunks, pending, held, lengths = [], [], 0, []
-    for term_ids, lens in batches:
-        docs = np.repeat(np.arange(len(lens), dtype=np.int32), lens)
-        counts = sp.csr_matrix((np.ones(len(term_ids), dtype=np.int32), (docs, term_ids)),
-                               shape=(len(lens), n_terms()))
-        counts.sum_duplicates()
-        if counts.nnz and counts.data.max() < 2**16:  # frequencies in 2 bytes: what the build holds at its peak
-            counts.data = counts.data.astype(np.uint16)
-        pending.append(counts)
-        held += counts.nnz
-        lengths.append(lens)
-        if held >= CHUNK:
-            chunks.append(_joined(pending))
-            pending, held = [], 0
-    if n_terms() == 0:
-        raise EmptyVocabulary("no term in any document")
-    if pending:
-        chunks.append(_joined(pending))
-    return chunks, np.concatenate(lengths)  # there is a batch: the vocabulary is not empty
-
-
-def _joined(parts: list[sp.csr_matrix]) -> Chunk:
-    """Consecutive batches' counts as one chunk (row pointers, term ids, frequencies), in arrays large
-    enough to be memory maps of their own, which go back to the system when the chunk is placed."""
-    starts = np.cumsum([0] + [part.nnz for part in parts])
-    indptr = np.concatenate([*(part.indptr[:-1].astype(np.int64) + start for part, start in zip(parts, starts)),
-                             starts[-1:]])
-    return indptr, np.concatenate([part.indices for part in parts]), np.concatenate([part.data for part in parts])
-
-
-def _term_major(chunks: list[Chunk], n_vocab: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The chunks of counts (emptied as they are placed, to free them) as term-major postings:
-    (document frequency per term, row pointers, document ids, term frequencies). A counting sort by
-    term (``bm25_kernel.place``); within a term, documents stay in corpus order."""
-    df = np.zeros(n_vocab, dtype=np.int64)
-    for _, terms, _ in chunks:
-        df += np.bincount(terms, minlength=n_vocab)
-    index_dtype = np.int32 if df.sum() < 2**31 else np.int64
-    indptr = np.concatenate([[0], np.cumsum(df)]).astype(index_dtype)
-    doc_ids = np.empty(indptr[-1], dtype=np.int32)
-    tf = np.empty(indptr[-1], dtype=np.result_type(*(counts.dtype for *_, counts in chunks)))
-    fill = indptr[:-1].astype(np.int64)
-    first_doc = 0
-    from rageval.retrievers.bm25_kernel import place  # numba: imported where an index is built
-
-    while chunks:
-        rows_ptr, terms, counts = chunks.pop(0)
-        place(rows_ptr, terms, counts, first_doc, fill, doc_ids, tf)
-        first_doc += len(rows_ptr) - 1
-        del rows_ptr, terms, counts
-    return df, indptr, doc_ids, tf
-
-
-class EmptyVocabulary(ValueError):
-    """No document has a term: there is nothing to index."""
-
-
 class BM25Index:
     """BM25 over compact block postings (``rageval.retrievers.bm25_postings``), searched with
     block-max MaxScore pruning or, as its reference, exhaustively."""
@@ -137,14 +71,11 @@ class BM25Index:
         self.postings: Postings | None = None
 
     def build(self, batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[], int]) -> None:
-        """Index from (term ids, document lengths) batches; ``n_terms()`` gives the vocabulary size so far.
+        """Index from (term ids, document lengths) batches; ``n_terms()`` gives the vocabulary size so far
+        (``rageval.retrievers.bm25_build``: segments of counts, then ranges of terms, in bounded memory)."""
+        from rageval.retrievers.bm25_build import build  # numba: imported where an index is built
 
-        Memory stays near 6 bytes per posting: each batch is reduced to (doc, term, tf) counts, the
-        counts are placed term by term into document and frequency arrays, batch after batch, and encoded.
-        """
-        chunks, doc_len = _count_batches(batches, n_terms)
-        _, indptr, doc_ids, tf = _term_major(chunks, n_terms())
-        self.postings = build_postings(indptr, doc_ids, tf, doc_len, self.params)
+        self.postings = build(batches, n_terms, self.params)
 
     def search(self, query_terms: list[list[int]], k: int, tie_rank: np.ndarray,
                query_weights: list[list[float]] | None = None, threads: int = 1,

@@ -83,18 +83,13 @@ class Postings:
         return cls(**arrays, k1=float(values["k1"]), single=bool(values["single"]))
 
 
-def build_postings(indptr: np.ndarray, doc_ids: np.ndarray, tf: np.ndarray, doc_len: np.ndarray,
-                   params: dict[str, Any]) -> Postings:
-    """Encode term-major postings (``indptr``, ``doc_ids`` ascending within a term, ``tf``) of documents
-    of lengths ``doc_len``; ``params``: k1, b, epsilon, idf (kind), single."""
-    k1, b = params["k1"], params["b"]
-    df = np.diff(indptr).astype(np.int64)
-    idf = idf_weights(df, len(doc_len), params["idf"], params["epsilon"])
+def doc_weights(doc_len: np.ndarray, k1: float, b: float) -> np.ndarray:
+    """``doc_k``: k1 x (1 - b + b |d| / avgdl) for documents of lengths ``doc_len``."""
     avgdl = doc_len.sum() / len(doc_len)  # > 0: some document holds a term
     doc_k = 1 - b + b * doc_len / avgdl
     doc_k *= k1
-    from rageval.retrievers.bm25_kernel import BLOCK, encode  # numba: imported where an index is built
+    return doc_k
 
-    term_blocks = np.concatenate([[0], np.cumsum(-(-df // BLOCK))]).astype(np.int64)
-    encoded = encode(indptr, doc_ids, tf, df, term_blocks, doc_k, idf, k1 + 1, params["single"])
-    return Postings(term_blocks, df, *encoded, idf=idf, doc_k=doc_k, k1=k1, single=params["single"])
+
+class EmptyVocabulary(ValueError):
+    """No document has a term: there is nothing to index."""

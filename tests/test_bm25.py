@@ -276,6 +276,7 @@ def test_bm25_built_and_searched_in_small_batches_equals_the_reference(shared, m
     """The streaming build (many corpus batches) and the batched search give rank_bm25's scores; a
     term in exactly half the documents has idf 0, which is not floored (only negative idf is)."""
     import rageval.retrievers.bm25 as bm25_module
+    import rageval.retrievers.bm25_build as build_module
     import rageval.retrievers.bm25_index as index_module
 
     ds = load_dataset(str(shared / "adi"))
@@ -284,7 +285,7 @@ def test_bm25_built_and_searched_in_small_batches_equals_the_reference(shared, m
     reference.index(ds.corpus)
     expected = reference.search(ds.queries, 20)
     monkeypatch.setattr(bm25_module, "INDEX_BATCH", 7)
-    monkeypatch.setattr(index_module, "CHUNK", 60)  # batches of 7 documents joined into chunks of 60 postings
+    monkeypatch.setattr(build_module, "SEGMENT", 60)  # batches of 7 documents made into segments of 60 postings
     monkeypatch.setattr(index_module, "POSTINGS_PER_BATCH", 50)
     sparse = get_retriever("bm25")
     sparse.index(ds.corpus)
