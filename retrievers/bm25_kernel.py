@@ -224,7 +224,7 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
     return size
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, k, tie_rank,
                 acc):
     """Top ``k`` (positions ``[n_queries, k]``, −1 padded; scores, 0 padded) of every query of the CSR

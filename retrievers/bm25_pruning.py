@@ -114,10 +114,15 @@ def _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single):
 
 
 @numba.njit(inline="always")
-def _offer_once(heap_s, heap_d, heap_r, size, k, s, d, r, in_heap):
-    """``offer``, except that a document already in the heap (scored by ``_prefill``) is not offered again."""
+def _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap):
+    """``offer``, except that a document already in the heap (scored by ``_prefill``) is not offered again.
+    A score below the k-th is turned away before ``in_heap`` and ``tie_rank`` are read: a branch on a
+    random read stalls the loop."""
+    if size == k and s < heap_s[0]:
+        return size
     if in_heap[d]:
         return size
+    r = tie_rank[d]
     if size == k:
         if not _better(s, r, heap_s[0], heap_r[0]):
             return size
@@ -159,7 +164,7 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, blo
     return indices, scores
 
 
-@numba.njit(nogil=True, cache=True, _nrt=False)
+@numba.njit(nogil=True, cache=True, _nrt=False, error_model="numpy")
 def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
             single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays):
     """The queries one by one, in buffers allocated by the caller: compiled without reference counting."""
@@ -235,7 +240,7 @@ def _prefill(term_blocks, df, blocks, data, cs, m, top, v, c, heap_s, heap_d, he
                 c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
         s = _score(c, m)
         if s != 0.0:
-            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d], in_heap)
+            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap)
         _next(term_blocks, df, blocks, data, cs, top, n_docs)
         budget -= 1
     return size, budget
@@ -314,7 +319,7 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
             continue
         s = _score(c, m)
         if s != 0.0:
-            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d], in_heap)
+            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap)
             if size == k:
                 theta = heap_s[0]
                 while ne < m and prefix[ne] + slack < theta:
