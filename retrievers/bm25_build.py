@@ -15,7 +15,10 @@ frequency, and a range's blocks and bounds are the blocks and bounds of its term
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -26,8 +29,27 @@ import scipy.sparse as sp
 from rageval.retrievers.bm25_kernel import BLOCK, START, encode, place
 from rageval.retrievers.bm25_postings import EmptyVocabulary, Postings, doc_weights, idf_weights
 
-SEGMENT = 8_000_000  # postings of a segment, and of a range of terms
+SEGMENT = 4000000  # postings of a segment, and of a range of terms
 _SEGMENT_ARRAYS = ("indptr", "doc_ids", "tf")
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def _give_back_freed_memory() -> None:
+    """Return the memory of freed arrays to the system (glibc's ``malloc_trim``; nothing elsewhere): once
+    large arrays have been freed, glibc serves arrays of up to 32 MB from its heap and keeps them after
+    they are freed, which would hold a freed segment's memory through the rest of the build."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class _Segments:
@@ -60,6 +82,7 @@ class _Segments:
         self.parts.append({"indptr": indptr, "doc_ids": doc_ids, "tf": tf})
         if len(self.parts) > 1:
             self.parts = [self._spilled(part, f"segment-{i}") for i, part in enumerate(self.parts)]
+            _give_back_freed_memory()
 
     def _spilled(self, part: dict[str, np.ndarray] | Path, name: str) -> Path:
         if isinstance(part, Path):
@@ -179,5 +202,7 @@ def _assemble(segments: _Segments, doc_len: np.ndarray, params: dict[str, Any]) 
         blocks[:, lo:hi], block_bounds[:, lo:hi], term_bounds[:, first:last] = encoded[0], encoded[2], encoded[3]
         segments.keep_encoded(encoded[1])
         size += len(encoded[1])
+        del encoded
+        _give_back_freed_memory()
     return Postings(term_blocks, df, blocks, segments.encoded_bytes(size), block_bounds, term_bounds, idf=idf,
                     doc_k=doc_k, k1=k1, single=single)
