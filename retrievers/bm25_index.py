@@ -65,6 +65,15 @@ class BM25Index:
     # postings (0: every query), else searched exhaustively: measured on this machine (k = 10 and 100,
     # 100k and 1M Zipf documents), 6 beat 2, 3 and 12, and pruning every query was slower
     pays = 6
+    # a query of fewer postings is searched exhaustively, without the first phase (its seeks cost more
+    # than the search): cranfield's 225 queries (about 2,000 postings each) in 4.8 ms where they took 6.6;
+    # 1M Zipf documents unchanged (8,192 was slower there)
+    small = 4096
+    # the exhaustive loop offers the sums from a scan of the accumulator when a query has at least 1 / dense
+    # as many postings as there are documents, else from a second pass over the postings: cranfield (2,000
+    # postings a query, 1,400 documents) 3.4 ms where the second pass took 4.8; cosqa (1,400 postings,
+    # 6,267 documents) keeps the second pass (a scan at dense = 4 took 9.0 ms against 6.7)
+    dense = 1
 
     def __init__(self, k1: float, b: float, epsilon: float, idf: Literal["okapi", "lucene"], dtype=np.float64):
         self.params = {"k1": k1, "b": b, "epsilon": epsilon, "idf": idf, "single": np.dtype(dtype) == np.float32}
@@ -112,9 +121,9 @@ class BM25Index:
         index_arrays = (postings.term_blocks, postings.df, postings.blocks, postings.data)
         if pruning:
             index_arrays += (postings.block_bounds, postings.term_bounds)
-            fixed_after = (self.pays,)
+            fixed_after = (self.pays, self.small, self.dense)
         else:
-            fixed_after = ()
+            fixed_after = (self.dense,)
         per_thread = threading.local()  # zeroed buffers, one per document, that each search leaves zero
 
         def score(batch: tuple[int, int]) -> None:

@@ -198,9 +198,12 @@ def drain(heap_s, heap_d, heap_r, size, indices, scores, q):
 
 @numba.njit(inline="always")
 def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, acc, heap_s,
-               heap_d, heap_r, k, tie_rank):
+               heap_d, heap_r, k, tie_rank, dense):
     """One query (entries ``lo`` .. ``hi`` of the CSR matrix) over every posting of its terms into the
-    empty heap; returns its size and leaves ``acc`` zero."""
+    empty heap; returns its size and leaves ``acc`` zero. The sums are offered from a scan of ``acc``
+    when the query has at least 1 / ``dense`` as many postings as there are documents (0: never), else
+    from a second pass over the postings (whose branch on each sum, zero or taken, is mispredicted
+    where the terms share documents); the heap's order is total, so the order of offers is free."""
     for jj in range(lo, hi):
         t, v = q_terms[jj], np.float64(q_weights[jj])
         for b in range(term_blocks[t], term_blocks[t + 1]):
@@ -208,7 +211,16 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
             for i in range(n):
                 d = doc_at(blocks, data, b, i)
                 acc[d] += v * weight(tf_at(blocks, data, b, n, i), doc_k[d], idf[t], k1p1, single)
-    size = 0
+    size, postings = 0, 0
+    for jj in range(lo, hi):
+        postings += df[q_terms[jj]]
+    if dense * postings >= len(acc):  # every document's sum, in document order: no branch on each posting
+        for d in range(len(acc)):
+            s = acc[d]
+            if (size < k or s >= heap_s[0]) and s != 0.0:  # a match that may enter
+                size = offer(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d])
+        acc[:] = 0.0
+        return size
     for jj in range(lo, hi):  # again over the postings: each match's sum, once
         t = q_terms[jj]
         for b in range(term_blocks[t], term_blocks[t + 1]):
@@ -226,7 +238,7 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, k, tie_rank,
-                acc):
+                acc, dense):
     """Top ``k`` (positions ``[n_queries, k]``, −1 padded; scores, 0 padded) of every query of the CSR
     matrix (``q_indptr``, ``q_terms`` ascending within a row, ``q_weights``), visiting every posting
     of every query term (``acc``: zeros, one per document, left zero): the reference of
@@ -237,6 +249,6 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc
     heap_s, heap_d, heap_r = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
     for q in range(n_queries):
         size = exhaustive(q_terms, q_weights, q_indptr[q], q_indptr[q + 1], term_blocks, df, blocks, data, doc_k, idf,
-                          k1p1, single, acc, heap_s, heap_d, heap_r, k, tie_rank)
+                          k1p1, single, acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
         drain(heap_s, heap_d, heap_r, size, indices, scores, q)
     return indices, scores

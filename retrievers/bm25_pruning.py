@@ -143,12 +143,13 @@ def _score(c, m):
 
 @numba.njit(nogil=True, cache=True)
 def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf,
-                k1p1, single, k, tie_rank, acc, in_heap, pays):
+                k1p1, single, k, tie_rank, acc, in_heap, pays, small, dense):
     """``rageval.retrievers.bm25_kernel.score_top_k``'s result, visiting only the postings that can
     change it; ``block_bounds`` and ``term_bounds``: largest and smallest weights; ``acc`` (float64)
-    and ``in_heap`` (bool): zeros, one per document, left zero. A query is pruned when its essential
-    terms, at the first phase's k-th score, hold under 1 / ``pays`` of its postings (0: always), else
-    searched exhaustively (``bm25_kernel.exhaustive``: the same result, at less cost there)."""
+    and ``in_heap`` (bool): zeros, one per document, left zero. A query of fewer than ``small`` postings
+    is searched exhaustively (``bm25_kernel.exhaustive``, with ``dense``: the same result, at less cost
+    there); another is pruned when its essential terms, at the first phase's k-th score, hold under
+    1 / ``pays`` of its postings, else searched exhaustively. ``pays`` 0: every query pruned."""
     n_queries = len(q_indptr) - 1
     indices = np.full((n_queries, k), -1, dtype=np.int64)
     scores = np.zeros((n_queries, k), dtype=np.float64)
@@ -160,13 +161,15 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, blo
     cs, order = np.zeros((6, width), dtype=np.int64), np.zeros(width, dtype=np.int64)
     fs = np.zeros((5, width))
     _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays)
+            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays, small,
+            dense)
     return indices, scores
 
 
 @numba.njit(nogil=True, cache=True, _nrt=False, error_model="numpy")
 def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays):
+            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays, small,
+            dense):
     """The queries one by one, in buffers allocated by the caller: compiled without reference counting."""
     v, ub, c, prefix, near = fs[0], fs[1], fs[2], fs[3], fs[4]
     for q in range(len(q_indptr) - 1):
@@ -190,6 +193,14 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
             running += ub[order[i]]
             prefix[i] = running
         size, budget = 0, max(PREFILL, 2 * k)
+        postings = 0
+        for j in range(m):
+            postings += df[cs[TERM, j]]
+        if pays > 0 and postings < small:
+            size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
+                              acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
+            drain(heap_s, heap_d, heap_r, size, indices, scores, q)
+            continue
         for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
             if budget > 0:
                 size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d, heap_r,
@@ -198,7 +209,7 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
             for i in range(size):
                 in_heap[heap_d[i]] = False
             size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
-                              acc, heap_s, heap_d, heap_r, k, tie_rank)
+                              acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
             drain(heap_s, heap_d, heap_r, size, indices, scores, q)
             continue
         for j in range(m):

@@ -74,10 +74,14 @@ def test_pruned_search_equals_the_exhaustive_search_and_scipys_product(n_docs, n
     levels = {"ones": [1.0], "positive": [0.25, 0.5, 1.0, 3.0], "signed": [-1.0, 0.0, 0.5, 1.0, 2.0]}[query_weights]
     weights = [rng.choice(levels, len(q)).tolist() for q in queries]
     want = reference(index, queries, weights, k, tie_rank)
-    for pruning, pays in ((False, BM25Index.pays), (True, BM25Index.pays), (True, 0)):  # 0: every query pruned
-        index.pays = pays
+    # the exhaustive loop offering sums from a second pass over the postings (dense 0) and from a scan of the
+    # accumulator (dense 2**40); the pruned search as it chooses, on every query past the first phase
+    # (small 0), and pruning every query (pays 0)
+    for pruning, pays, small, dense in ((False, 6, 4096, 0), (False, 6, 4096, 2**40), (True, 6, 4096, 1),
+                                        (True, 6, 0, 0), (True, 0, 4096, 1)):
+        index.pays, index.small, index.dense = pays, small, dense
         got = index.search(queries, k, tie_rank, weights, pruning=pruning)
-        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist(), (pruning, pays)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist(), (pruning, pays, dense)
 
 
 def test_pruning_skips_blocks_and_keeps_the_reference_result_on_a_real_collection(shared):
@@ -89,8 +93,9 @@ def test_pruning_skips_blocks_and_keeps_the_reference_result_on_a_real_collectio
         assert exhaustive.config() == pruned.config()  # the same index: pruning changes the work only
         exhaustive.index(ds.corpus)
         pruned.index(ds.corpus)
-        for k, pays in ((1, BM25Index.pays), (10, BM25Index.pays), (1, 0), (10, 0), (1000, 0), (5000, 0)):
-            pruned._index.pays = pays
+        for k, pays, small in ((1, 6, 0), (10, 6, 0), (10, 6, 4096), (1, 0, 0), (10, 0, 0), (1000, 0, 0),
+                               (5000, 0, 0)):
+            pruned._index.pays, pruned._index.small = pays, small
             a, b = exhaustive.search(ds.queries, k), pruned.search(ds.queries, k)
             assert np.array_equal(a.indices, b.indices) and np.array_equal(a.scores, b.scores)
     rm3 = [get_retriever(f"rewrite:base=bm25:pruning={p},method=rm3") for p in ("false", "true")]
