@@ -479,7 +479,8 @@ def print_summary(rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
-    ap.add_argument("--huge", action="store_true", help=f"add {HUGE:,} documents (about half an hour and 10 GB of memory; no bm25s)")
+    ap.add_argument("--huge", action="store_true",
+                    help=f"add {HUGE:,} documents (about half an hour and 10 GB of memory; no bm25s)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--cranfield", default=str(ROOT.parent / "shared" / "datasets" / "cranfield"))
     ap.add_argument("--cosqa", default=str(ROOT.parent / "shared" / "datasets" / "cosqa"))

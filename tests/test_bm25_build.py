@@ -24,8 +24,8 @@ def test_ranges_of_terms_by_hand():
 @pytest.mark.parametrize("spec", ["bm25", "bm25:dtype=float32,k1=0.9,b=0.4"])
 def test_spilled_segments_give_the_one_segment_index_and_leave_no_file(shared, monkeypatch, tmp_path, spec):
     """Cranfield (about 110k postings) analysed 50 documents at a time, in segments of 3,000 postings:
-    more than 20 segments written to the build's temporary folder and as many ranges encoded; every array equals the one-segment build's,
-    bit for bit, and the folder is gone afterwards."""
+    more than 20 segments written to the build's temporary folder and as many ranges encoded; every
+    array equals the one-segment build's, bit for bit, and the folder is gone afterwards."""
     import rageval.retrievers.bm25 as bm25_module
     import rageval.retrievers.bm25_build as build_module
 

@@ -77,8 +77,8 @@ def test_pruned_search_equals_the_exhaustive_search_and_scipys_product(n_docs, n
     # the exhaustive loop offering sums from a second pass over the postings (dense 0) and from a scan of the
     # accumulator (dense 2**40); the pruned search as it chooses, on every query past the first phase
     # (small 0), and pruning every query (pays 0)
-    for pruning, pays, small, dense in ((False, 6, 4096, 0), (False, 6, 4096, 2**40), (True, 6, 4096, 1),
-                                        (True, 6, 0, 0), (True, 0, 4096, 1)):
+    for pruning, pays, small, dense in ((False, 6, 4096, 0), (False, 6, 4096, 2**40), (True, 3, 4096, 1),
+                                        (True, 3, 0, 0), (True, 0, 4096, 1)):
         index.pays, index.small, index.dense = pays, small, dense
         got = index.search(queries, k, tie_rank, weights, pruning=pruning)
         assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist(), (pruning, pays, dense)
@@ -93,7 +93,7 @@ def test_pruning_skips_blocks_and_keeps_the_reference_result_on_a_real_collectio
         assert exhaustive.config() == pruned.config()  # the same index: pruning changes the work only
         exhaustive.index(ds.corpus)
         pruned.index(ds.corpus)
-        for k, pays, small in ((1, 6, 0), (10, 6, 0), (10, 6, 4096), (1, 0, 0), (10, 0, 0), (1000, 0, 0),
+        for k, pays, small in ((1, 3, 0), (10, 3, 0), (10, 3, 4096), (1, 0, 0), (10, 0, 0), (1000, 0, 0),
                                (5000, 0, 0)):
             pruned._index.pays, pruned._index.small = pays, small
             a, b = exhaustive.search(ds.queries, k), pruned.search(ds.queries, k)
