@@ -3,7 +3,8 @@
 Batches of analysed documents are counted (a [documents, terms] matrix of term frequencies per
 batch); every ``SEGMENT`` postings, the counts are put term-major (a *segment*: within a term, its
 documents ascending, by ``bm25_kernel.place``). Once there is a second segment, segments are
-written to a temporary folder that the build creates and removes, and read back as memory maps.
+written to a temporary folder that the build then creates (a corpus of one segment touches no
+file) and removes at its end, and read back as memory maps.
 The postings are then assembled a range of terms at a time (about ``SEGMENT`` postings a range):
 each segment's part of the range is copied after the previous segment's, so a term's documents stay
 ascending, and the range is encoded (``bm25_kernel.encode``); its bytes wait in the folder until
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -53,11 +55,11 @@ def _give_back_freed_memory() -> None:
 
 
 class _Segments:
-    """Term-major segments in corpus order, on disk in ``folder`` once there are two; the document
-    frequencies summed over them; and the encoded ranges' bytes."""
+    """Term-major segments in corpus order, on disk once there are two (in ``folder``, a temporary folder
+    made then, removed by ``close``); the document frequencies summed over them; the encoded ranges' bytes."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self):
+        self.folder: Path | None = None
         self.parts: list[dict[str, np.ndarray] | Path] = []
         self.df = np.zeros(0, dtype=np.int64)
         self.n_docs = 0
@@ -87,6 +89,8 @@ class _Segments:
     def _spilled(self, part: dict[str, np.ndarray] | Path, name: str) -> Path:
         if isinstance(part, Path):
             return part
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="rageval-bm25-build-"))
         (self.folder / name).mkdir()
         for key, array in part.items():
             np.save(self.folder / name / f"{key}.npy", array)
@@ -109,6 +113,12 @@ class _Segments:
         else:
             self.encoded.append(data)
 
+    def close(self) -> None:
+        """Remove the folder this build made, if it made one (nothing else is touched)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder)
+            self.folder = None
+
     def encoded_bytes(self, size: int) -> np.ndarray:
         """Every range's bytes, in order, in one array of ``size``."""
         if len(self.encoded) == 1 and isinstance(self.encoded[0], np.ndarray):
@@ -129,10 +139,12 @@ def build(batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[]
           params: dict[str, Any]) -> Postings:
     """The postings of (term ids, document lengths) batches; ``n_terms()``: the vocabulary size so far;
     ``params``: k1, b, epsilon, idf (kind), single. EmptyVocabulary when no document has a term."""
-    with tempfile.TemporaryDirectory(prefix="rageval-bm25-build-") as folder:
-        segments = _Segments(Path(folder))
+    segments = _Segments()
+    try:
         doc_len = _count(batches, n_terms, segments)
         return _assemble(segments, doc_len, params)
+    finally:
+        segments.close()
 
 
 def _count(batches: Iterable[tuple[np.ndarray, np.ndarray]], n_terms: Callable[[], int],

@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from rageval import get_retriever, load_dataset
+from rageval import Corpus, get_retriever, load_dataset
 
 ARRAYS = ("term_blocks", "df", "blocks", "data", "block_bounds", "term_bounds", "idf", "doc_k")
 
@@ -25,7 +25,8 @@ def test_ranges_of_terms_by_hand():
 def test_spilled_segments_give_the_one_segment_index_and_leave_no_file(shared, monkeypatch, tmp_path, spec):
     """Cranfield (about 110k postings) analysed 50 documents at a time, in segments of 3,000 postings:
     more than 20 segments written to the build's temporary folder and as many ranges encoded; every
-    array equals the one-segment build's, bit for bit, and the folder is gone afterwards."""
+    array equals the one-segment build's, bit for bit, and the folder is gone afterwards; a corpus of
+    one segment makes no folder at all."""
     import rageval.retrievers.bm25 as bm25_module
     import rageval.retrievers.bm25_build as build_module
 
@@ -36,7 +37,7 @@ def test_spilled_segments_give_the_one_segment_index_and_leave_no_file(shared, m
     encoded_bytes = build_module._Segments.encoded_bytes
 
     def record(segments, size):
-        seen.append(sorted(p.name for p in segments.folder.iterdir()))
+        seen.append(sorted(p.name for p in segments.folder.iterdir()) if segments.folder else [])
         return encoded_bytes(segments, size)
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -48,6 +49,10 @@ def test_spilled_segments_give_the_one_segment_index_and_leave_no_file(shared, m
     [names] = seen
     assert sum(n.startswith("segment-") for n in names) > 20 and sum(n.startswith("encoded-") for n in names) > 20
     assert list(tmp_path.iterdir()) == []
+    seen.clear()
+    few = Corpus(ids=ds.corpus.ids[:20], texts=list(ds.corpus.texts[:20]))
+    get_retriever(spec).index(few)  # one batch, one segment: no folder is made
+    assert seen == [[]] and list(tmp_path.iterdir()) == []
     for name in ARRAYS:
         assert np.array_equal(getattr(parts._index.postings, name), getattr(whole._index.postings, name)), name
     a, b = whole.search(ds.queries, 100), parts.search(ds.queries, 100)
