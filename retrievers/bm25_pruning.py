@@ -192,22 +192,20 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
         for i in range(m):
             running += ub[order[i]]
             prefix[i] = running
-        size, budget = 0, max(PREFILL, 2 * k)
-        postings = 0
+        size, budget, postings = 0, max(PREFILL, 2 * k), 0
         for j in range(m):
             postings += df[cs[TERM, j]]
-        if pays > 0 and postings < small:
-            size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
-                              acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
-            drain(heap_s, heap_d, heap_r, size, indices, scores, q)
-            continue
-        for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
-            if budget > 0:
-                size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d, heap_r,
-                                        size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, budget)
-        if not _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays):
-            for i in range(size):
-                in_heap[heap_d[i]] = False
+        whole = pays > 0 and postings < small  # every posting, without the first phase
+        if not whole:
+            for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
+                if budget > 0:
+                    size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d,
+                                            heap_r, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, budget)
+            whole = not _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays)
+            if whole:
+                for i in range(size):
+                    in_heap[heap_d[i]] = False
+        if whole:
             size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
                               acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
             drain(heap_s, heap_d, heap_r, size, indices, scores, q)
