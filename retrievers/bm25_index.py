@@ -63,17 +63,17 @@ class BM25Index:
 
     # a query is pruned when the terms its first k-th score leaves essential hold under 1 / pays of its
     # postings (0: every query), else searched exhaustively. Measured on this machine (k = 10, compiled
-    # search of the 1,000 queries of the Zipf corpora): 1M documents 72-77 ms at 3, 72-76 at 6, 80 at 0;
-    # 10M documents 206-211 ms at 3, 244-252 at 6, 206-212 at 0
-    pays = 3
+    # search of the 1,000 queries of the 1M-document Zipf corpus, best of 8): 55.1 ms at 6 and 8, 56.0 at 4,
+    # 57.4 at 12, 65-70 at 3, 81 at 0 (since the exhaustive loop computes a block's products at once)
+    pays = 6
     # a query of fewer postings is searched exhaustively, without the first phase (its seeks cost more
     # than the search): cranfield's 225 queries (about 2,000 postings each) in 4.8 ms where they took 6.6;
     # 1M Zipf documents unchanged (8,192 was slower there)
     small = 4096
     # the exhaustive loop offers the sums from a scan of the accumulator when a query has at least 1 / dense
     # as many postings as there are documents, else from a second pass over the postings: cranfield (2,000
-    # postings a query, 1,400 documents) 3.4 ms where the second pass took 4.8; cosqa (1,400 postings,
-    # 6,267 documents) keeps the second pass (a scan at dense = 4 took 9.0 ms against 6.7)
+    # postings a query, 1,400 documents) 2.36 ms where the second pass took 3.72; cosqa (1,400 postings,
+    # 6,267 documents) 5.51 ms with either
     dense = 1
 
     def __init__(self, k1: float, b: float, epsilon: float, idf: Literal["okapi", "lucene"], dtype=np.float64):

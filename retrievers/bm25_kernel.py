@@ -6,11 +6,12 @@ Postings are blocks (``rageval.retrievers.bm25_postings``): ``term_blocks``, ``d
 count each time). A posting's weight is computed where it is read, in the operations and
 order numpy's vectorised build used when the index stored weights:
 ``((tf * (k1 + 1)) / (k1 * norm(d) + tf)) * idf(t)``, rounded to float32 when ``single`` (the
-``dtype=float32`` index); a query term adds ``query weight x weight``. The exhaustive search adds
-those products into a dense accumulator term by term in the order of the query's CSR matrix (term
+``dtype=float32`` index); a query term adds ``query weight x weight``. The exhaustive search decodes
+a block's documents and computes its products into small buffers (loops the compiler vectorises),
+then adds them into a dense accumulator term by term in the order of the query's CSR matrix (term
 ids ascending), so a document's score is the sum in term-id order; a second pass offers each sum
 once to a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as
-``rageval.retrieval.topk``). Compiled once per machine (``cache=True``, in ``__pycache__`` beside
+``rageval.retrieval.topk``), whose entries are read only when two scores tie. Compiled once per machine (``cache=True``, in ``__pycache__`` beside
 this file, as ``rageval.retrievers.bm25_kernel``) and run without the GIL.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numba
 import numpy as np
 
 BLOCK = 128  # postings per block
+CHUNK = 16  # sums of the accumulator a chunk maximum covers in ``_scan``
 FIRST, LAST, START, WIDTHS = 0, 1, 2, 3  # rows of ``blocks``: first and last document, byte offset, widths
 LARGEST, SMALLEST = 0, 1  # rows of the block and term bounds: largest and smallest weight
 
@@ -146,94 +148,162 @@ def term_postings(term_blocks, df, blocks, data, t, doc_k, idf, k1p1, single):
 
 
 @numba.njit(inline="always")
-def _better(s1: float, r1: int, s2: float, r2: int) -> bool:
-    return s1 > s2 or (s1 == s2 and r1 > r2)
+def _better(s1: float, d1: int, s2: float, d2: int, tie_rank) -> bool:
+    """Whether document ``d1`` (score ``s1``) ranks before ``d2``; a tie rank is read only on a tie of
+    scores (a random read of a large array)."""
+    return s1 > s2 or (s1 == s2 and tie_rank[d1] > tie_rank[d2])
 
 
 @numba.njit(inline="always")
-def _sift_down(heap_s, heap_d, heap_r, size, pos):
+def _sift_down(heap_s, heap_d, tie_rank, size, pos):
     """Restore the min-heap (worst entry at the root) below ``pos``."""
     while True:
         child = 2 * pos + 1
         if child >= size:
             return
-        if child + 1 < size and _better(heap_s[child], heap_r[child], heap_s[child + 1], heap_r[child + 1]):
+        if child + 1 < size and _better(heap_s[child], heap_d[child], heap_s[child + 1], heap_d[child + 1], tie_rank):
             child += 1
-        if not _better(heap_s[pos], heap_r[pos], heap_s[child], heap_r[child]):
+        if not _better(heap_s[pos], heap_d[pos], heap_s[child], heap_d[child], tie_rank):
             return
         heap_s[pos], heap_s[child] = heap_s[child], heap_s[pos]
         heap_d[pos], heap_d[child] = heap_d[child], heap_d[pos]
-        heap_r[pos], heap_r[child] = heap_r[child], heap_r[pos]
         pos = child
 
 
 @numba.njit(inline="always")
-def offer(heap_s, heap_d, heap_r, size, k, s, d, r):
-    """Offer document ``d`` (score ``s``, tie rank ``r``) to the heap of ``size`` entries; the new size."""
+def offer(heap_s, heap_d, tie_rank, size, k, s, d):
+    """Offer document ``d`` (score ``s``) to the heap of ``size`` entries (ties ordered by ``tie_rank``);
+    the new size."""
     if size < k:  # push, then sift the new entry up
         pos = size
         while pos > 0:
             parent = (pos - 1) // 2
-            if not _better(heap_s[parent], heap_r[parent], s, r):
+            if not _better(heap_s[parent], heap_d[parent], s, d, tie_rank):
                 break
-            heap_s[pos], heap_d[pos], heap_r[pos] = heap_s[parent], heap_d[parent], heap_r[parent]
+            heap_s[pos], heap_d[pos] = heap_s[parent], heap_d[parent]
             pos = parent
-        heap_s[pos], heap_d[pos], heap_r[pos] = s, d, r
+        heap_s[pos], heap_d[pos] = s, d
         return size + 1
-    if _better(s, r, heap_s[0], heap_r[0]):
-        heap_s[0], heap_d[0], heap_r[0] = s, d, r
-        _sift_down(heap_s, heap_d, heap_r, size, 0)
+    if _better(s, d, heap_s[0], heap_d[0], tie_rank):
+        heap_s[0], heap_d[0] = s, d
+        _sift_down(heap_s, heap_d, tie_rank, size, 0)
     return size
 
 
 @numba.njit(inline="always")
-def drain(heap_s, heap_d, heap_r, size, indices, scores, q):
+def drain(heap_s, heap_d, tie_rank, size, indices, scores, q):
     """Empty the heap into row ``q``, best first."""
     while size > 0:  # pop the worst into the last free place
         size -= 1
         indices[q, size], scores[q, size] = heap_d[0], heap_s[0]
-        heap_s[0], heap_d[0], heap_r[0] = heap_s[size], heap_d[size], heap_r[size]
-        _sift_down(heap_s, heap_d, heap_r, size, 0)
+        heap_s[0], heap_d[0] = heap_s[size], heap_d[size]
+        _sift_down(heap_s, heap_d, tie_rank, size, 0)
+
+
+@numba.njit(inline="always")
+def block_docs(blocks, data, b, n, docs):
+    """The documents of block ``b`` (of ``n`` postings) into ``docs``: a loop per width, which the
+    compiler unrolls and vectorises."""
+    doc_width, at, first = blocks[WIDTHS, b] & 15, blocks[START, b], blocks[FIRST, b]
+    if doc_width == 1:
+        for i in range(n):
+            docs[i] = first + np.int64(data[at + i])
+    elif doc_width == 2:
+        for i in range(n):
+            docs[i] = first + _read(data, at + 2 * i, 2)
+    else:
+        for i in range(n):
+            docs[i] = first + _read(data, at + 4 * i, 4)
+
+
+@numba.njit(inline="always")
+def block_products(blocks, data, b, n, docs, out, v, doc_k, idf, k1p1, single):
+    """``v`` x the weight of each posting of block ``b`` (of ``n``; documents in ``docs``) into ``out``."""
+    tf_width = blocks[WIDTHS, b] >> 4
+    at = blocks[START, b] + n * (blocks[WIDTHS, b] & 15)
+    if tf_width == 1:
+        for i in range(n):
+            out[i] = v * weight(np.int64(data[at + i]) + 1, doc_k[docs[i]], idf, k1p1, single)
+    else:
+        for i in range(n):
+            out[i] = v * weight(_read(data, at + i * tf_width, tf_width) + 1, doc_k[docs[i]], idf, k1p1, single)
+
+
+@numba.njit(inline="always")
+def _scan(acc, maxes, heap_s, heap_d, k, tie_rank):
+    """Offer every match of ``acc`` (a nonzero sum) that may enter the empty heap, and clear ``acc``;
+    returns the heap's size. The sums are read in chunks of ``CHUNK``: a chunk whose largest sum is
+    below the k-th largest positive chunk maximum holds no document of the top k (k other chunks
+    hold a larger match each), so only the other chunks are read again, sum by sum."""
+    n = len(acc)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bits, max_bits = acc.view(np.int64), maxes.view(np.int64)  # positive floats' bits order as the floats
+    for c in range(n_chunks):  # branch-free: the largest positive sum of each chunk, or 0.0
+        m = 0
+        for i in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
+            m = max(m, bits[i])
+        max_bits[c] = m
+    size = 0
+    for c in range(n_chunks):  # the k largest positive chunk maxima (the order of equal maxima is of no use)
+        if maxes[c] > 0.0 and (size < k or maxes[c] > heap_s[0]):
+            size = offer(heap_s, heap_d, tie_rank, size, k, maxes[c], c)
+    floor = heap_s[0] if size == k else -np.inf
+    size = 0
+    for c in range(n_chunks):
+        if maxes[c] >= floor:
+            for d in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
+                s = acc[d]
+                if s != 0.0 and (size < k or s >= heap_s[0]):  # a match that may enter
+                    size = offer(heap_s, heap_d, tie_rank, size, k, s, d)
+    acc[:] = 0.0
+    return size
 
 
 @numba.njit(inline="always")
 def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, acc, heap_s,
-               heap_d, heap_r, k, tie_rank, dense):
+               heap_d, k, tie_rank, dense, docs, products, maxes):
     """One query (entries ``lo`` .. ``hi`` of the CSR matrix) over every posting of its terms into the
-    empty heap; returns its size and leaves ``acc`` zero. The sums are offered from a scan of ``acc``
-    when the query has at least 1 / ``dense`` as many postings as there are documents (0: never), else
-    from a second pass over the postings (whose branch on each sum, zero or taken, is mispredicted
-    where the terms share documents); the heap's order is total, so the order of offers is free."""
+    empty heap; returns its size and leaves ``acc`` zero. A block's products are computed into
+    ``products`` (its documents decoded into ``docs``), then added. The sums are offered from a
+    scan of ``acc`` (``_scan``, with ``maxes``: ``len(acc) // CHUNK + 1`` floats) when the query has at
+    least 1 / ``dense`` as many postings as there are documents (0: never), else from a second pass
+    over the postings (whose branch on each sum, zero or taken, is mispredicted where the terms share
+    documents); the heap's order is total, so the order of offers is free."""
     for jj in range(lo, hi):
         t, v = q_terms[jj], np.float64(q_weights[jj])
         for b in range(term_blocks[t], term_blocks[t + 1]):
             n = block_length(term_blocks, df, t, b)
+            block_docs(blocks, data, b, n, docs)
+            block_products(blocks, data, b, n, docs, products, v, doc_k, idf[t], k1p1, single)
             for i in range(n):
-                d = doc_at(blocks, data, b, i)
-                acc[d] += v * weight(tf_at(blocks, data, b, n, i), doc_k[d], idf[t], k1p1, single)
+                acc[docs[i]] += products[i]
     size, postings = 0, 0
     for jj in range(lo, hi):
         postings += df[q_terms[jj]]
-    if dense * postings >= len(acc):  # every document's sum, in document order: no branch on each posting
-        for d in range(len(acc)):
-            s = acc[d]
-            if (size < k or s >= heap_s[0]) and s != 0.0:  # a match that may enter
-                size = offer(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d])
-        acc[:] = 0.0
-        return size
+    if dense * postings >= len(acc):
+        return _scan(acc, maxes, heap_s, heap_d, k, tie_rank)
     for jj in range(lo, hi):  # again over the postings: each match's sum, once
         t = q_terms[jj]
         for b in range(term_blocks[t], term_blocks[t + 1]):
-            for i in range(block_length(term_blocks, df, t, b)):
-                d = doc_at(blocks, data, b, i)
+            n = block_length(term_blocks, df, t, b)
+            block_docs(blocks, data, b, n, docs)
+            for i in range(n):
+                d = docs[i]
                 s = acc[d]
                 if s == 0.0:  # a zero sum (not a match), or a document taken under an earlier term
                     continue
                 acc[d] = 0.0
                 if size == k and s < heap_s[0]:  # below the k-th best
                     continue
-                size = offer(heap_s, heap_d, heap_r, size, k, s, d, tie_rank[d])
+                size = offer(heap_s, heap_d, tie_rank, size, k, s, d)
     return size
+
+
+@numba.njit(inline="always")
+def scratch(n_docs):
+    """``exhaustive``'s scratch arrays for an index of ``n_docs`` documents: a block's documents and
+    products, and the scan's chunk maxima."""
+    return np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK), np.empty(n_docs // CHUNK + 1)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -246,9 +316,10 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc
     n_queries = len(q_indptr) - 1
     indices = np.full((n_queries, k), -1, dtype=np.int64)
     scores = np.zeros((n_queries, k), dtype=np.float64)
-    heap_s, heap_d, heap_r = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+    heap_s, heap_d = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
+    docs, products, maxes = scratch(len(acc))
     for q in range(n_queries):
         size = exhaustive(q_terms, q_weights, q_indptr[q], q_indptr[q + 1], term_blocks, df, blocks, data, doc_k, idf,
-                          k1p1, single, acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
-        drain(heap_s, heap_d, heap_r, size, indices, scores, q)
+                          k1p1, single, acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
+        drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
     return indices, scores

@@ -7,7 +7,8 @@ alone, and a non-essential term is looked up only for a candidate that can still
 bounds (Ding & Suel 2011; block-max MaxScore as Mallia et al. 2019 evaluate it) refine this: every
 block of 128 postings carries its largest and smallest weight, so a run of documents whose
 essential blocks cannot reach the k-th score together is skipped without decoding, and a candidate
-is dropped before its non-essential terms' blocks are decoded.
+is dropped before its non-essential terms' blocks are decoded. A cursor that steps through a block
+decodes its documents once into a buffer (``held``); a seek bisects the block in place.
 
 Exactness. A term's bound is ``max(0, v x largest weight, v x smallest weight)`` for query weight
 ``v`` (0: a document may lack the term; both ends: ``v`` may be negative): rounding is monotone, so
@@ -24,13 +25,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from rageval.retrievers.bm25_kernel import (LARGEST, LAST, SMALLEST, _better, block_length, doc_at, drain, exhaustive,
-                                            offer, tf_at, weight)
+from rageval.retrievers.bm25_kernel import (BLOCK, FIRST, LARGEST, LAST, SMALLEST, _better, block_docs, block_length,
+                                            doc_at, drain, exhaustive, offer, scratch, tf_at, weight)
 
 ULP = 2.0 ** -52
 PREFILL = 16  # postings of the highest-bound terms scored first (at least 2 k), to start with a k-th score
-# a query term's cursor: rows of the int64 array ``cs``, a column per term
-TERM, BLK, END, LEN, POS, CUR = 0, 1, 2, 3, 4, 5
+# a query term's cursor: rows of the int64 array ``cs``, a column per term; HELD: the block whose documents
+# the term's row of ``held`` holds (-1: none)
+TERM, BLK, END, LEN, POS, CUR, HELD = 0, 1, 2, 3, 4, 5, 6
 
 
 @numba.njit(inline="always")
@@ -46,15 +48,23 @@ def _start(term_blocks, df, blocks, cs, j, doc_k):
     b, end = term_blocks[t], term_blocks[t + 1]
     cs[BLK, j], cs[END, j], cs[POS, j] = b, end, 0
     if b < end:
-        cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, t, b), blocks[0, b]
+        cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, t, b), blocks[FIRST, b]
     else:  # a term without postings
         cs[LEN, j], cs[CUR, j] = 0, len(doc_k)
 
 
 @numba.njit(inline="always")
-def _shallow(term_blocks, df, blocks, cs, j, target):
-    """Move term ``j``'s block to the first that can hold ``target`` or a later document (``_seek``
-    then reads its cursor again); False when there is none."""
+def _hold(blocks, data, cs, j, held):
+    """Decode the documents of term ``j``'s block into its row of ``held``, unless they are there."""
+    if cs[HELD, j] != cs[BLK, j]:
+        block_docs(blocks, data, cs[BLK, j], cs[LEN, j], held[j])
+        cs[HELD, j] = cs[BLK, j]
+
+
+@numba.njit(inline="always")
+def _shallow(term_blocks, df, blocks, cs, j, target, n_docs):
+    """Move term ``j``'s cursor to the first posting of the first block that can hold ``target`` or a
+    later document, if that is a later block (without decoding it); False when there is none."""
     b, end = cs[BLK, j], cs[END, j]
     if b < end and blocks[LAST, b] < target:  # gallop, then bisect: the block is in (lo, hi]
         lo, step = b, 1
@@ -71,15 +81,16 @@ def _shallow(term_blocks, df, blocks, cs, j, target):
         b = hi
         cs[BLK, j], cs[POS, j] = b, 0
         if b < end:
-            cs[LEN, j] = block_length(term_blocks, df, cs[TERM, j], b)
+            cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, cs[TERM, j], b), blocks[FIRST, b]
+        else:
+            cs[CUR, j] = n_docs
     return b < end
 
 
 @numba.njit(inline="always")
-def _seek(term_blocks, df, blocks, data, cs, j, target, n_docs):
+def _seek(term_blocks, df, blocks, data, cs, j, target, n_docs, held):
     """Move term ``j``'s cursor to its first posting at or after ``target`` (``n_docs`` when none)."""
-    if not _shallow(term_blocks, df, blocks, cs, j, target):
-        cs[CUR, j] = n_docs
+    if cs[CUR, j] >= target or not _shallow(term_blocks, df, blocks, cs, j, target, n_docs):
         return
     b, lo, hi = cs[BLK, j], cs[POS, j], cs[LEN, j] - 1  # the block's last document is >= target
     while lo < hi:
@@ -92,16 +103,17 @@ def _seek(term_blocks, df, blocks, data, cs, j, target, n_docs):
 
 
 @numba.njit(inline="always")
-def _next(term_blocks, df, blocks, data, cs, j, n_docs):
+def _next(term_blocks, df, blocks, data, cs, j, n_docs, held):
     """Move term ``j``'s cursor to its next posting."""
     p = cs[POS, j] + 1
     if p < cs[LEN, j]:
-        cs[POS, j], cs[CUR, j] = p, doc_at(blocks, data, cs[BLK, j], p)
+        _hold(blocks, data, cs, j, held)
+        cs[POS, j], cs[CUR, j] = p, held[j, p]
         return
     b = cs[BLK, j] + 1
     cs[BLK, j], cs[POS, j] = b, 0
     if b < cs[END, j]:
-        cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, cs[TERM, j], b), blocks[0, b]
+        cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, cs[TERM, j], b), blocks[FIRST, b]
     else:
         cs[CUR, j] = n_docs
 
@@ -114,21 +126,20 @@ def _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single):
 
 
 @numba.njit(inline="always")
-def _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap):
+def _offer_once(heap_s, heap_d, size, k, s, d, tie_rank, in_heap):
     """``offer``, except that a document already in the heap (scored by ``_prefill``) is not offered again.
-    A score below the k-th is turned away before ``in_heap`` and ``tie_rank`` are read: a branch on a
-    random read stalls the loop."""
-    if size == k and s < heap_s[0]:
-        return size
-    if in_heap[d]:
-        return size
-    r = tie_rank[d]
+    A score below the k-th is turned away before ``in_heap`` is read: a branch on a random read stalls
+    the loop."""
     if size == k:
-        if not _better(s, r, heap_s[0], heap_r[0]):
+        if not _better(s, d, heap_s[0], heap_d[0], tie_rank):
+            return size
+        if in_heap[d]:
             return size
         in_heap[heap_d[0]] = False
+    elif in_heap[d]:
+        return size
     in_heap[d] = True
-    return offer(heap_s, heap_d, heap_r, size, k, s, d, r)
+    return offer(heap_s, heap_d, tie_rank, size, k, s, d)
 
 
 @numba.njit(inline="always")
@@ -157,19 +168,22 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, blo
     for q in range(n_queries):
         width = max(width, q_indptr[q + 1] - q_indptr[q])
     heap_s = np.empty(k, dtype=np.float64)
-    heap_d, heap_r = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
-    cs, order = np.zeros((6, width), dtype=np.int64), np.zeros(width, dtype=np.int64)
+    heap_d = np.empty(k, dtype=np.int64)
+    cs, order = np.zeros((7, width), dtype=np.int64), np.zeros(width, dtype=np.int64)
+    cs[HELD] = -1
+    held = np.empty((width, BLOCK), dtype=np.int64)
     fs = np.zeros((5, width))
+    docs, products, maxes = scratch(len(acc))
     _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays, small,
-            dense)
+            single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
+            dense, docs, products, maxes, held)
     return indices, scores
 
 
 @numba.njit(nogil=True, cache=True, _nrt=False, error_model="numpy")
 def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, heap_r, acc, in_heap, cs, order, fs, pays, small,
-            dense):
+            single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
+            dense, docs, products, maxes, held):
     """The queries one by one, in buffers allocated by the caller: compiled without reference counting."""
     v, ub, c, prefix, near = fs[0], fs[1], fs[2], fs[3], fs[4]
     for q in range(len(q_indptr) - 1):
@@ -200,23 +214,24 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
             for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
                 if budget > 0:
                     size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d,
-                                            heap_r, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, budget)
+                                            size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, budget,
+                                            held)
             whole = not _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays)
             if whole:
                 for i in range(size):
                     in_heap[heap_d[i]] = False
         if whole:
             size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
-                              acc, heap_s, heap_d, heap_r, k, tie_rank, dense)
-            drain(heap_s, heap_d, heap_r, size, indices, scores, q)
+                              acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
+            drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
             continue
         for j in range(m):
             _start(term_blocks, df, blocks, cs, j, doc_k)
         size = _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix, slack, v, c, near,
-                         heap_s, heap_d, heap_r, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank)
+                         heap_s, heap_d, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, held)
         for i in range(size):
             in_heap[heap_d[i]] = False
-        drain(heap_s, heap_d, heap_r, size, indices, scores, q)
+        drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
 
 
 @numba.njit(inline="always")
@@ -233,8 +248,8 @@ def _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays):
 
 
 @numba.njit(inline="always")
-def _prefill(term_blocks, df, blocks, data, cs, m, top, v, c, heap_s, heap_d, heap_r, size, k, in_heap, doc_k,
-             idf, k1p1, single, tie_rank, budget):
+def _prefill(term_blocks, df, blocks, data, cs, m, top, v, c, heap_s, heap_d, size, k, in_heap, doc_k,
+             idf, k1p1, single, tie_rank, budget, held):
     """Score exactly up to ``budget`` of term ``top``'s first postings into the heap; returns the heap's
     size and the budget left."""
     n_docs = len(doc_k)
@@ -244,19 +259,19 @@ def _prefill(term_blocks, df, blocks, data, cs, m, top, v, c, heap_s, heap_d, he
         d = cs[CUR, top]
         for j in range(m):
             if j != top:
-                _seek(term_blocks, df, blocks, data, cs, j, d, n_docs)
+                _seek(term_blocks, df, blocks, data, cs, j, d, n_docs, held)
             if cs[CUR, j] == d:
                 c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
         s = _score(c, m)
         if s != 0.0:
-            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap)
-        _next(term_blocks, df, blocks, data, cs, top, n_docs)
+            size = _offer_once(heap_s, heap_d, size, k, s, d, tie_rank, in_heap)
+        _next(term_blocks, df, blocks, data, cs, top, n_docs, held)
         budget -= 1
     return size, budget
 
 
 @numba.njit(inline="always")
-def _skip_range(term_blocks, df, blocks, data, block_bounds, cs, m, ne, order, prefix, slack, theta, v, n_docs):
+def _skip_range(term_blocks, df, blocks, data, block_bounds, cs, m, ne, order, prefix, slack, theta, v, n_docs, held):
     """Skip the documents from the candidate to the end of the first of the essential terms' current
     blocks when those blocks' bounds and the non-essential terms' bounds cannot reach ``theta``."""
     bound, last = prefix[ne - 1] if ne > 0 else 0.0, n_docs - 1
@@ -270,18 +285,18 @@ def _skip_range(term_blocks, df, blocks, data, block_bounds, cs, m, ne, order, p
         return False
     for i in range(ne, m):
         if cs[CUR, order[i]] <= last:
-            _seek(term_blocks, df, blocks, data, cs, order[i], last + 1, n_docs)
+            _seek(term_blocks, df, blocks, data, cs, order[i], last + 1, n_docs, held)
     return True
 
 
 @numba.njit(inline="always")
-def _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near):
+def _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near, n_docs):
     """The candidate ``d``'s bound from blocks: of its essential terms' blocks, and of the blocks that
     may hold ``d`` in the non-essential terms (``near[i]``: of terms 0 .. i, summed)."""
     running = 0.0
     for i in range(ne):
         j = order[i]
-        if _shallow(term_blocks, df, blocks, cs, j, d):
+        if _shallow(term_blocks, df, blocks, cs, j, d, n_docs):
             running += _bound(v[j], block_bounds, cs[BLK, j])
         near[i] = running
     for i in range(ne, m):
@@ -293,7 +308,7 @@ def _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near):
 
 @numba.njit(inline="always")
 def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix, slack, v, c, near, heap_s, heap_d,
-              heap_r, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank):
+              size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, held):
     """Block-max MaxScore over the postings, from the cursors' start; returns the heap's size."""
     n_docs, ne = len(doc_k), 0
     theta = heap_s[0] if size == k else -np.inf
@@ -307,12 +322,12 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
             return size
         if size == k:
             if _skip_range(term_blocks, df, blocks, data, block_bounds, cs, m, ne, order, prefix, slack, theta, v,
-                           n_docs):
+                           n_docs, held):
                 continue
-            if _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near) + slack < theta:
+            if _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near, n_docs) + slack < theta:
                 for i in range(ne, m):
                     if cs[CUR, order[i]] == d:
-                        _next(term_blocks, df, blocks, data, cs, order[i], n_docs)
+                        _next(term_blocks, df, blocks, data, cs, order[i], n_docs, held)
                 continue
         partial = 0.0
         for i in range(ne, m):
@@ -320,15 +335,15 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
             if cs[CUR, j] == d:
                 c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
                 partial += c[j]
-                _next(term_blocks, df, blocks, data, cs, j, n_docs)
+                _next(term_blocks, df, blocks, data, cs, j, n_docs, held)
         if ne > 0 and not _probe(term_blocks, df, blocks, data, cs, ne, d, partial, slack, theta, order, v, c, near,
-                                 doc_k, idf, k1p1, single):
+                                 doc_k, idf, k1p1, single, held):
             for j in range(m):
                 c[j] = 0.0
             continue
         s = _score(c, m)
         if s != 0.0:
-            size = _offer_once(heap_s, heap_d, heap_r, size, k, s, d, tie_rank, in_heap)
+            size = _offer_once(heap_s, heap_d, size, k, s, d, tie_rank, in_heap)
             if size == k:
                 theta = heap_s[0]
                 while ne < m and prefix[ne] + slack < theta:
@@ -337,14 +352,14 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
 
 @numba.njit(inline="always")
 def _probe(term_blocks, df, blocks, data, cs, ne, d, partial, slack, theta, order, v, c, near, doc_k, idf, k1p1,
-           single):
+           single, held):
     """Add the non-essential terms' products for candidate ``d`` into ``c``, largest bound first;
     False as soon as the candidate's bound (its products so far + the block bounds ``near`` of the
     terms left) falls below ``theta``."""
     n_docs = len(doc_k)
     for i in range(ne - 1, -1, -1):
         j = order[i]
-        _seek(term_blocks, df, blocks, data, cs, j, d, n_docs)
+        _seek(term_blocks, df, blocks, data, cs, j, d, n_docs, held)
         if cs[CUR, j] == d:
             c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
             partial += c[j]
