@@ -11,8 +11,9 @@ a block's documents and computes its products into small buffers (loops the comp
 then adds them into a dense accumulator term by term in the order of the query's CSR matrix (term
 ids ascending), so a document's score is the sum in term-id order; a second pass offers each sum
 once to a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as
-``rageval.retrieval.topk``), whose entries are read only when two scores tie. Compiled once per machine (``cache=True``, in ``__pycache__`` beside
-this file, as ``rageval.retrievers.bm25_kernel``) and run without the GIL.
+``rageval.retrieval.topk``), whose entries are read only when two scores tie. Compiled once per
+machine (``cache=True``, in ``__pycache__`` beside this file, as ``rageval.retrievers.bm25_kernel``)
+and run without the GIL.
 """
 from __future__ import annotations
 
