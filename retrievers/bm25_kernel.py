@@ -22,6 +22,7 @@ import numpy as np
 
 BLOCK = 128  # postings per block
 CHUNK = 16  # sums of the accumulator a chunk maximum covers in ``_scan``
+RANKED = 64  # at most this many candidates are ranked in ``_scan`` (their number squared comparisons)
 FIRST, LAST, START, WIDTHS = 0, 1, 2, 3  # rows of ``blocks``: first and last document, byte offset, widths
 LARGEST, SMALLEST = 0, 1  # rows of the block and term bounds: largest and smallest weight
 
@@ -231,33 +232,92 @@ def block_products(blocks, data, b, n, docs, out, v, doc_k, idf, k1p1, single):
 
 
 @numba.njit(inline="always")
-def _scan(acc, maxes, heap_s, heap_d, k, tie_rank):
+def _maxima(bits, out):
+    """The largest positive float of each run of ``CHUNK`` entries of ``bits`` (floats' bits; the last run
+    may be shorter), or 0.0, into ``out``: positive floats order as their bits, so this is an integer
+    maximum, branch-free, in a loop of fixed length for each full run, which the compiler vectorises."""
+    n, full = len(bits), len(bits) // CHUNK
+    for c in range(full):
+        m = 0
+        for i in range(c * CHUNK, c * CHUNK + CHUNK):
+            m = max(m, bits[i])
+        out[c] = m
+    if n > full * CHUNK:
+        m = 0
+        for i in range(full * CHUNK, n):
+            m = max(m, bits[i])
+        out[full] = m
+
+
+@numba.njit(inline="always")
+def _floor(values, heap_s, heap_d, k, tie_rank):
+    """The k-th largest positive entry of ``values``, or −inf when fewer than k are positive."""
+    size = 0
+    for c in range(len(values)):
+        if values[c] > 0.0 and (size < k or values[c] > heap_s[0]):
+            size = offer(heap_s, heap_d, tie_rank, size, k, values[c], c)
+    return heap_s[0] if size == k else -np.inf
+
+
+@numba.njit(inline="always")
+def _ranked(cand_s, cand_d, count, heap_s, heap_d, k, tie_rank):
+    """The best min(k, ``count``) candidates (sums ``cand_s`` of documents ``cand_d``) into the empty heap,
+    worst first (a sorted array is a heap): a candidate's rank is the number of candidates better than it,
+    counted without a branch; returns the heap's size."""
+    size = min(k, count)
+    for i in range(count):
+        s, t, rank = cand_s[i], tie_rank[cand_d[i]], 0
+        for j in range(count):
+            rank += (cand_s[j] > s) | ((cand_s[j] == s) & (tie_rank[cand_d[j]] > t))
+        if rank < size:
+            heap_s[size - 1 - rank], heap_d[size - 1 - rank] = s, cand_d[i]
+    return size
+
+
+@numba.njit(inline="always")
+def _offer_all(cand_s, cand_d, count, heap_s, heap_d, size, k, tie_rank):
+    """Offer the candidates to the heap of ``size`` entries; the new size."""
+    for i in range(count):
+        if size < k or cand_s[i] >= heap_s[0]:
+            size = offer(heap_s, heap_d, tie_rank, size, k, cand_s[i], cand_d[i])
+    return size
+
+
+@numba.njit(inline="always")
+def _scan(acc, maxes, heap_s, heap_d, k, tie_rank, cand_d, cand_s):
     """Offer every match of ``acc`` (a nonzero sum) that may enter the empty heap, and clear ``acc``;
-    returns the heap's size. The sums are read in chunks of ``CHUNK``: a chunk whose largest sum is
-    below the k-th largest positive chunk maximum holds no document of the top k (k other chunks
-    hold a larger match each), so only the other chunks are read again, sum by sum."""
+    returns the heap's size. The sums are read in chunks of ``CHUNK`` and groups of ``CHUNK`` chunks,
+    whose largest sums (``maxes``: the chunks' then the groups') give a floor: the k-th largest positive
+    group maximum, or chunk maximum when fewer than k groups hold a positive sum, since k other groups
+    (chunks) hold a larger match each. Only the chunks that reach the floor are read again: their sums
+    that reach it are gathered without a branch (``cand_d``, ``cand_s``: ``RANKED + CHUNK`` entries) and
+    ranked (``_ranked``), or offered to the heap once more than ``RANKED`` are gathered."""
     n = len(acc)
     n_chunks = (n + CHUNK - 1) // CHUNK
-    bits, max_bits = acc.view(np.int64), maxes.view(np.int64)  # positive floats' bits order as the floats
-    for c in range(n_chunks):  # branch-free: the largest positive sum of each chunk, or 0.0
-        m = 0
-        for i in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
-            m = max(m, bits[i])
-        max_bits[c] = m
-    size = 0
-    for c in range(n_chunks):  # the k largest positive chunk maxima (the order of equal maxima is of no use)
-        if maxes[c] > 0.0 and (size < k or maxes[c] > heap_s[0]):
-            size = offer(heap_s, heap_d, tie_rank, size, k, maxes[c], c)
-    floor = heap_s[0] if size == k else -np.inf
-    size = 0
-    for c in range(n_chunks):
-        if maxes[c] >= floor:
+    n_groups = (n_chunks + CHUNK - 1) // CHUNK
+    chunks, groups = maxes[:n_chunks], maxes[n_chunks:n_chunks + n_groups]
+    _maxima(acc.view(np.int64), chunks.view(np.int64))
+    _maxima(chunks.view(np.int64), groups.view(np.int64))
+    floor = _floor(groups, heap_s, heap_d, k, tie_rank)
+    if floor == -np.inf:
+        floor = _floor(chunks, heap_s, heap_d, k, tie_rank)
+    size, count, heaped = 0, 0, False
+    for g in range(n_groups):
+        if groups[g] < floor:
+            continue
+        for c in range(g * CHUNK, min(g * CHUNK + CHUNK, n_chunks)):
+            if chunks[c] < floor:
+                continue
             for d in range(c * CHUNK, min(c * CHUNK + CHUNK, n)):
                 s = acc[d]
-                if s != 0.0 and (size < k or s >= heap_s[0]):  # a match that may enter
-                    size = offer(heap_s, heap_d, tie_rank, size, k, s, d)
+                cand_s[count], cand_d[count] = s, d
+                count += (s >= floor) & (s != 0.0)  # a match that may enter
+            if count > RANKED:
+                size, count, heaped = _offer_all(cand_s, cand_d, count, heap_s, heap_d, size, k, tie_rank), 0, True
     acc[:] = 0.0
-    return size
+    if heaped:
+        return _offer_all(cand_s, cand_d, count, heap_s, heap_d, size, k, tie_rank)
+    return _ranked(cand_s, cand_d, count, heap_s, heap_d, k, tie_rank)
 
 
 @numba.njit(inline="always")
@@ -266,7 +326,7 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
     """One query (entries ``lo`` .. ``hi`` of the CSR matrix) over every posting of its terms into the
     empty heap; returns its size and leaves ``acc`` zero. A block's products are computed into
     ``products`` (its documents decoded into ``docs``), then added. The sums are offered from a
-    scan of ``acc`` (``_scan``, with ``maxes``: ``len(acc) // CHUNK + 1`` floats) when the query has at
+    scan of ``acc`` (``_scan``, with ``maxes`` from ``scratch``) when the query has at
     least 1 / ``dense`` as many postings as there are documents (0: never), else from a second pass
     over the postings (whose branch on each sum, zero or taken, is mispredicted where the terms share
     documents); the heap's order is total, so the order of offers is free."""
@@ -282,7 +342,7 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
     for jj in range(lo, hi):
         postings += df[q_terms[jj]]
     if dense * postings >= len(acc):
-        return _scan(acc, maxes, heap_s, heap_d, k, tie_rank)
+        return _scan(acc, maxes, heap_s, heap_d, k, tie_rank, docs, products)
     for jj in range(lo, hi):  # again over the postings: each match's sum, once
         t = q_terms[jj]
         for b in range(term_blocks[t], term_blocks[t + 1]):
@@ -303,8 +363,9 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
 @numba.njit(inline="always")
 def scratch(n_docs):
     """``exhaustive``'s scratch arrays for an index of ``n_docs`` documents: a block's documents and
-    products, and the scan's chunk maxima."""
-    return np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK), np.empty(n_docs // CHUNK + 1)
+    products, and the scan's chunk and group maxima."""
+    n_chunks = (n_docs + CHUNK - 1) // CHUNK
+    return np.empty(BLOCK, dtype=np.int64), np.empty(BLOCK), np.empty(n_chunks + (n_chunks + CHUNK - 1) // CHUNK)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
