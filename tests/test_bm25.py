@@ -93,8 +93,16 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     monkeypatch.setattr(bm25_index, "_kernel", recording)
     terms = [bm25.vocab.lookup(t) for t in cranfield.queries.texts]
     index, main = bm25._index, threading.get_ident()
-    index.search(terms, 10, bm25._tie_rank, threads=2)  # cranfield's 467k postings: not worth a second thread
+    df = index.postings.df
+    postings = [int(df[t].sum()) for t in terms]
+    fits = int(np.searchsorted(np.cumsum(postings), bm25_index.POSTINGS_PER_THREAD, side="right"))
+    assert 0 < fits < len(terms)
+    index.search(terms[:fits], 10, bm25._tie_rank, threads=2)  # one thread's share at most: not worth a second
     assert seen == [main]
+    seen.clear()
+    # the query that reaches a thread's share ends the first batch; one more makes a second, and the pool runs both
+    index.search(terms[:fits + 2], 10, bm25._tie_rank, threads=2)
+    assert len(seen) == 2 and main not in seen
     monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_THREAD", 1)
     seen.clear()
     index.search(terms, 10, bm25._tie_rank)  # the default: this thread, even where two would get work
@@ -111,11 +119,39 @@ def test_batches_run_on_the_threads_asked_for(cranfield, monkeypatch):
     assert seen == [main] * 3
     # batches are cut by each query's postings (the document frequencies of its terms), not its terms
     monkeypatch.setattr("rageval.retrievers.bm25_index.POSTINGS_PER_BATCH", 100_000)
-    df = index.postings.df
-    postings = [int(df[t].sum()) for t in terms]
     seen.clear()
     index.search(terms, 10, bm25._tie_rank, threads=1)
     assert len(seen) == len(list(bm25_index.query_batches(postings, 100_000))) > 4  # 467k postings in all
+
+
+def test_a_forked_child_searches_on_threads_of_its_own(cranfield):
+    """The threads kept for later searches belong to their process: a child forked after its parent searched
+    on two threads (whose threads it does not have) searches on two threads of its own, to the same result."""
+    import multiprocessing
+
+    import rageval.retrievers.bm25_index as bm25_index
+
+    bm25 = get_retriever("bm25:threads=2")
+    bm25.index(cranfield.corpus)
+    want = bm25.search(cranfield.queries, 10)
+    assert bm25_index._POOLS  # the parent's kept threads
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def child() -> None:
+        run = bm25.search(cranfield.queries, 10)
+        send.send((run.indices, run.scores))
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        assert receive.poll(60), "the forked child's search did not finish"
+        indices, scores = receive.recv()
+    finally:
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+    assert indices.tolist() == want.indices.tolist() and scores.tolist() == want.scores.tolist()
 
 
 def test_queries_without_a_known_term_get_empty_rows_wherever_they_stand(cranfield):
