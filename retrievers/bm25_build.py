@@ -195,7 +195,7 @@ def _assemble(segments: _Segments, doc_len: np.ndarray, params: dict[str, Any]) 
     """The segments' postings encoded a range of terms at a time."""
     k1, single, df = params["k1"], params["single"], segments.df
     idf = idf_weights(df, len(doc_len), params["idf"], params["epsilon"])
-    doc_k = doc_weights(doc_len, k1, params["b"])
+    doc_k, doc_class = doc_weights(doc_len, k1, params["b"])
     term_blocks = np.concatenate([[0], np.cumsum(-(-df // BLOCK))]).astype(np.int64)
     blocks = np.empty((4, term_blocks[-1]), dtype=np.int64)
     block_bounds, term_bounds = np.empty((2, term_blocks[-1])), np.empty((2, len(df)))
@@ -207,7 +207,7 @@ def _assemble(segments: _Segments, doc_len: np.ndarray, params: dict[str, Any]) 
         for segment in segments.segments():
             _gather(segment["indptr"], segment["doc_ids"], segment["tf"], first, last, fill, doc_ids, tf)
         lo, hi = term_blocks[first], term_blocks[last]
-        encoded = encode(indptr, doc_ids, tf, df[first:last], term_blocks[first:last + 1] - lo, doc_k,
+        encoded = encode(indptr, doc_ids, tf, df[first:last], term_blocks[first:last + 1] - lo, doc_k, doc_class,
                          idf[first:last], k1 + 1, single)
         del doc_ids, tf
         encoded[0][START] += size
@@ -217,4 +217,4 @@ def _assemble(segments: _Segments, doc_len: np.ndarray, params: dict[str, Any]) 
         del encoded
         _give_back_freed_memory()
     return Postings(term_blocks, df, blocks, segments.encoded_bytes(size), block_bounds, term_bounds, idf=idf,
-                    doc_k=doc_k, k1=k1, single=single)
+                    doc_k=doc_k, doc_class=doc_class, k1=k1, single=single)

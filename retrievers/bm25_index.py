@@ -145,7 +145,7 @@ class BM25Index:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         if weights is None:
             weights = np.ones(len(terms))
-        fixed = (postings.doc_k, postings.idf, postings.k1 + 1, postings.single, k, tie_rank)
+        fixed = (postings.doc_k, postings.doc_class, postings.idf, postings.k1 + 1, postings.single, k, tie_rank)
         index_arrays = (postings.term_blocks, postings.df, postings.blocks, postings.data)
         # pays and dense passed as floats, whatever was set: one compiled signature, and the faster one (cosqa's
         # pruned search 4.22 ms where integers took 5.35, cranfield 2.13 where they took 2.48, 1M unchanged)

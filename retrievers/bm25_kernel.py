@@ -91,7 +91,7 @@ def place(rows_ptr, terms, counts, first_doc, fill, doc_ids, tf):
 
 
 @numba.njit(nogil=True, cache=True)
-def encode(indptr, doc_ids, tf, df, term_blocks, doc_k, idf, k1p1, single):
+def encode(indptr, doc_ids, tf, df, term_blocks, doc_k, doc_class, idf, k1p1, single):
     """The blocks of term-major postings (``indptr``, ``doc_ids``, ``tf``): ``blocks`` (first and last
     document, byte offset and widths of each), the encoded bytes, each block's and each term's
     largest and smallest weight."""
@@ -108,7 +108,7 @@ def encode(indptr, doc_ids, tf, df, term_blocks, doc_k, idf, k1p1, single):
             tf_max, hi_w, lo_w = 0, -np.inf, np.inf
             for i in range(lo, hi):
                 tf_max = max(tf_max, np.int64(tf[i]) - 1)
-                w = weight(tf[i], doc_k[doc_ids[i]], idf[t], k1p1, single)
+                w = weight(tf[i], doc_k[doc_class[doc_ids[i]]], idf[t], k1p1, single)
                 hi_w, lo_w = max(hi_w, w), min(lo_w, w)
             doc_width, tf_width = width_of(np.int64(doc_ids[hi - 1]) - doc_ids[lo]), width_of(tf_max)
             blocks[FIRST, b], blocks[LAST, b], blocks[START, b] = doc_ids[lo], doc_ids[hi - 1], size
@@ -136,7 +136,7 @@ def encode(indptr, doc_ids, tf, df, term_blocks, doc_k, idf, k1p1, single):
 
 
 @numba.njit(cache=True)
-def term_postings(term_blocks, df, blocks, data, t, doc_k, idf, k1p1, single):
+def term_postings(term_blocks, df, blocks, data, t, doc_k, doc_class, idf, k1p1, single):
     """Every document of term ``t`` and its weight."""
     out_docs, out_weights = np.empty(df[t], dtype=np.int64), np.empty(df[t], dtype=np.float64)
     i = 0
@@ -144,7 +144,8 @@ def term_postings(term_blocks, df, blocks, data, t, doc_k, idf, k1p1, single):
         n = block_length(term_blocks, df, t, b)
         for p in range(n):
             d = doc_at(blocks, data, b, p)
-            out_docs[i], out_weights[i] = d, weight(tf_at(blocks, data, b, n, p), doc_k[d], idf[t], k1p1, single)
+            w = weight(tf_at(blocks, data, b, n, p), doc_k[doc_class[d]], idf[t], k1p1, single)
+            out_docs[i], out_weights[i] = d, w
             i += 1
     return out_docs, out_weights
 
@@ -219,16 +220,17 @@ def block_docs(blocks, data, b, n, docs):
 
 
 @numba.njit(inline="always")
-def block_products(blocks, data, b, n, docs, out, v, doc_k, idf, k1p1, single):
+def block_products(blocks, data, b, n, docs, out, v, doc_k, doc_class, idf, k1p1, single):
     """``v`` x the weight of each posting of block ``b`` (of ``n``; documents in ``docs``) into ``out``."""
     tf_width = blocks[WIDTHS, b] >> 4
     at = blocks[START, b] + n * (blocks[WIDTHS, b] & 15)
     if tf_width == 1:
         for i in range(n):
-            out[i] = v * weight(np.int64(data[at + i]) + 1, doc_k[docs[i]], idf, k1p1, single)
+            out[i] = v * weight(np.int64(data[at + i]) + 1, doc_k[doc_class[docs[i]]], idf, k1p1, single)
     else:
         for i in range(n):
-            out[i] = v * weight(_read(data, at + i * tf_width, tf_width) + 1, doc_k[docs[i]], idf, k1p1, single)
+            tf = _read(data, at + i * tf_width, tf_width) + 1
+            out[i] = v * weight(tf, doc_k[doc_class[docs[i]]], idf, k1p1, single)
 
 
 @numba.njit(inline="always")
@@ -321,8 +323,8 @@ def _scan(acc, maxes, heap_s, heap_d, k, tie_rank, cand_d, cand_s):
 
 
 @numba.njit(inline="always")
-def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, acc, heap_s,
-               heap_d, k, tie_rank, dense, docs, products, maxes):
+def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k, doc_class, idf, k1p1, single, acc,
+               heap_s, heap_d, k, tie_rank, dense, docs, products, maxes):
     """One query (entries ``lo`` .. ``hi`` of the CSR matrix) over every posting of its terms into the
     empty heap; returns its size and leaves ``acc`` zero. A block's products are computed into
     ``products`` (its documents decoded into ``docs``), then added. The sums are offered from a
@@ -335,7 +337,7 @@ def exhaustive(q_terms, q_weights, lo, hi, term_blocks, df, blocks, data, doc_k,
         for b in range(term_blocks[t], term_blocks[t + 1]):
             n = block_length(term_blocks, df, t, b)
             block_docs(blocks, data, b, n, docs)
-            block_products(blocks, data, b, n, docs, products, v, doc_k, idf[t], k1p1, single)
+            block_products(blocks, data, b, n, docs, products, v, doc_k, doc_class, idf[t], k1p1, single)
             for i in range(n):
                 acc[docs[i]] += products[i]
     size, postings = 0, 0
@@ -369,8 +371,8 @@ def scratch(n_docs):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc_k, idf, k1p1, single, k, tie_rank,
-                acc, dense):
+def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc_k, doc_class, idf, k1p1, single, k,
+                tie_rank, acc, dense):
     """Top ``k`` (positions ``[n_queries, k]``, −1 padded; scores, 0 padded) of every query of the CSR
     matrix (``q_indptr``, ``q_terms`` ascending within a row, ``q_weights``), visiting every posting
     of every query term (``acc``: zeros, one per document, left zero): the reference of
@@ -381,7 +383,7 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, doc
     heap_s, heap_d = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
     docs, products, maxes = scratch(len(acc))
     for q in range(n_queries):
-        size = exhaustive(q_terms, q_weights, q_indptr[q], q_indptr[q + 1], term_blocks, df, blocks, data, doc_k, idf,
-                          k1p1, single, acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
+        size = exhaustive(q_terms, q_weights, q_indptr[q], q_indptr[q + 1], term_blocks, df, blocks, data, doc_k,
+                          doc_class, idf, k1p1, single, acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
         drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
     return indices, scores

@@ -42,7 +42,7 @@ def _bound(v, bounds, i):
 
 
 @numba.njit(inline="always")
-def _start(term_blocks, df, blocks, cs, j, doc_k):
+def _start(term_blocks, df, blocks, cs, j, n_docs):
     """Put term ``j``'s cursor on its first posting."""
     t = cs[TERM, j]
     b, end = term_blocks[t], term_blocks[t + 1]
@@ -50,7 +50,7 @@ def _start(term_blocks, df, blocks, cs, j, doc_k):
     if b < end:
         cs[LEN, j], cs[CUR, j] = block_length(term_blocks, df, t, b), blocks[FIRST, b]
     else:  # a term without postings
-        cs[LEN, j], cs[CUR, j] = 0, len(doc_k)
+        cs[LEN, j], cs[CUR, j] = 0, n_docs
 
 
 @numba.njit(inline="always")
@@ -119,10 +119,11 @@ def _next(term_blocks, df, blocks, data, cs, j, n_docs, held):
 
 
 @numba.njit(inline="always")
-def _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single):
+def _product(blocks, data, cs, j, v, doc_k, doc_class, idf, k1p1, single):
     """Query weight x the weight of the posting under term ``j``'s cursor."""
     b, d = cs[BLK, j], cs[CUR, j]
-    return v[j] * weight(tf_at(blocks, data, b, cs[LEN, j], cs[POS, j]), doc_k[d], idf[cs[TERM, j]], k1p1, single)
+    tf = tf_at(blocks, data, b, cs[LEN, j], cs[POS, j])
+    return v[j] * weight(tf, doc_k[doc_class[d]], idf[cs[TERM, j]], k1p1, single)
 
 
 @numba.njit(inline="always")
@@ -153,8 +154,8 @@ def _score(c, m):
 
 
 @numba.njit(nogil=True, cache=True)
-def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf,
-                k1p1, single, k, tie_rank, acc, in_heap, pays, small, dense):
+def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k,
+                doc_class, idf, k1p1, single, k, tie_rank, acc, in_heap, pays, small, dense):
     """``rageval.retrievers.bm25_kernel.score_top_k``'s result, visiting only the postings that can
     change it; ``block_bounds`` and ``term_bounds``: largest and smallest weights; ``acc`` (float64)
     and ``in_heap`` (bool): zeros, one per document, left zero. A query of fewer than ``small`` postings
@@ -174,15 +175,15 @@ def score_top_k(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, blo
     held = np.empty((width, BLOCK), dtype=np.int64)
     fs = np.zeros((5, width))
     docs, products, maxes = scratch(len(acc))
-    _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
+    _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, doc_class,
+            idf, k1p1, single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
             dense, docs, products, maxes, held)
     return indices, scores
 
 
 @numba.njit(nogil=True, cache=True, _nrt=False, error_model="numpy")
-def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, idf, k1p1,
-            single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
+def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_bounds, term_bounds, doc_k, doc_class,
+            idf, k1p1, single, k, tie_rank, indices, scores, heap_s, heap_d, acc, in_heap, cs, order, fs, pays, small,
             dense, docs, products, maxes, held):
     """The queries one by one, in buffers allocated by the caller: compiled without reference counting."""
     v, ub, c, prefix, near = fs[0], fs[1], fs[2], fs[3], fs[4]
@@ -214,21 +215,21 @@ def _search(q_indptr, q_terms, q_weights, term_blocks, df, blocks, data, block_b
             for i in range(m - 1, -1, -1):  # the highest-bound terms' first postings: a k-th score to prune with
                 if budget > 0:
                     size, budget = _prefill(term_blocks, df, blocks, data, cs, m, order[i], v, c, heap_s, heap_d,
-                                            size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, budget,
+                                            size, k, in_heap, doc_k, doc_class, idf, k1p1, single, tie_rank, budget,
                                             held)
             whole = not _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays)
             if whole:
                 for i in range(size):
                     in_heap[heap_d[i]] = False
         if whole:
-            size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, idf, k1p1, single,
-                              acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
+            size = exhaustive(q_terms, q_weights, lo, lo + m, term_blocks, df, blocks, data, doc_k, doc_class, idf,
+                              k1p1, single, acc, heap_s, heap_d, k, tie_rank, dense, docs, products, maxes)
             drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
             continue
         for j in range(m):
-            _start(term_blocks, df, blocks, cs, j, doc_k)
+            _start(term_blocks, df, blocks, cs, j, len(doc_class))
         size = _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix, slack, v, c, near,
-                         heap_s, heap_d, size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, held)
+                         heap_s, heap_d, size, k, in_heap, doc_k, doc_class, idf, k1p1, single, tie_rank, held)
         for i in range(size):
             in_heap[heap_d[i]] = False
         drain(heap_s, heap_d, tie_rank, size, indices, scores, q)
@@ -249,19 +250,19 @@ def _pays(df, cs, m, order, prefix, slack, heap_s, size, k, pays):
 
 @numba.njit(inline="always")
 def _prefill(term_blocks, df, blocks, data, cs, m, top, v, c, heap_s, heap_d, size, k, in_heap, doc_k,
-             idf, k1p1, single, tie_rank, budget, held):
+             doc_class, idf, k1p1, single, tie_rank, budget, held):
     """Score exactly up to ``budget`` of term ``top``'s first postings into the heap; returns the heap's
     size and the budget left."""
-    n_docs = len(doc_k)
+    n_docs = len(doc_class)
     for j in range(m):  # every term's cursor from the start: seeks only go forward
-        _start(term_blocks, df, blocks, cs, j, doc_k)
+        _start(term_blocks, df, blocks, cs, j, n_docs)
     while cs[CUR, top] < n_docs and budget > 0:
         d = cs[CUR, top]
         for j in range(m):
             if j != top:
                 _seek(term_blocks, df, blocks, data, cs, j, d, n_docs, held)
             if cs[CUR, j] == d:
-                c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
+                c[j] = _product(blocks, data, cs, j, v, doc_k, doc_class, idf, k1p1, single)
         s = _score(c, m)
         if s != 0.0:
             size = _offer_once(heap_s, heap_d, size, k, s, d, tie_rank, in_heap)
@@ -308,9 +309,9 @@ def _near(term_blocks, df, blocks, block_bounds, cs, m, ne, d, order, v, near, n
 
 @numba.njit(inline="always")
 def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix, slack, v, c, near, heap_s, heap_d,
-              size, k, in_heap, doc_k, idf, k1p1, single, tie_rank, held):
+              size, k, in_heap, doc_k, doc_class, idf, k1p1, single, tie_rank, held):
     """Block-max MaxScore over the postings, from the cursors' start; returns the heap's size."""
-    n_docs, ne = len(doc_k), 0
+    n_docs, ne = len(doc_class), 0
     theta = heap_s[0] if size == k else -np.inf
     while ne < m and prefix[ne] + slack < theta:
         ne += 1
@@ -333,11 +334,11 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
         for i in range(ne, m):
             j = order[i]
             if cs[CUR, j] == d:
-                c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
+                c[j] = _product(blocks, data, cs, j, v, doc_k, doc_class, idf, k1p1, single)
                 partial += c[j]
                 _next(term_blocks, df, blocks, data, cs, j, n_docs, held)
         if ne > 0 and not _probe(term_blocks, df, blocks, data, cs, ne, d, partial, slack, theta, order, v, c, near,
-                                 doc_k, idf, k1p1, single, held):
+                                 doc_k, doc_class, idf, k1p1, single, held):
             for j in range(m):
                 c[j] = 0.0
             continue
@@ -351,17 +352,17 @@ def _traverse(term_blocks, df, blocks, data, block_bounds, cs, m, order, prefix,
 
 
 @numba.njit(inline="always")
-def _probe(term_blocks, df, blocks, data, cs, ne, d, partial, slack, theta, order, v, c, near, doc_k, idf, k1p1,
-           single, held):
+def _probe(term_blocks, df, blocks, data, cs, ne, d, partial, slack, theta, order, v, c, near, doc_k, doc_class, idf,
+           k1p1, single, held):
     """Add the non-essential terms' products for candidate ``d`` into ``c``, largest bound first;
     False as soon as the candidate's bound (its products so far + the block bounds ``near`` of the
     terms left) falls below ``theta``."""
-    n_docs = len(doc_k)
+    n_docs = len(doc_class)
     for i in range(ne - 1, -1, -1):
         j = order[i]
         _seek(term_blocks, df, blocks, data, cs, j, d, n_docs, held)
         if cs[CUR, j] == d:
-            c[j] = _product(blocks, data, cs, j, v, doc_k, idf, k1p1, single)
+            c[j] = _product(blocks, data, cs, j, v, doc_k, doc_class, idf, k1p1, single)
             partial += c[j]
         if partial + (near[i - 1] if i > 0 else 0.0) + slack < theta:
             return False

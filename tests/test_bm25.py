@@ -359,7 +359,7 @@ def test_an_index_analysed_by_forked_processes_equals_one_analysed_here(shared, 
     forked.index(ds.corpus)
     assert (here.processes, forked.processes) == (0, 3)
     assert list(forked.vocab.terms) == list(here.vocab.terms)
-    for part in ("term_blocks", "blocks", "data", "block_bounds", "term_bounds", "doc_k", "idf"):
+    for part in ("term_blocks", "blocks", "data", "block_bounds", "term_bounds", "doc_k", "doc_class", "idf"):
         assert np.array_equal(getattr(forked._index.postings, part), getattr(here._index.postings, part))
     a, b = here.search(ds.queries, 100), forked.search(ds.queries, 100)
     assert np.array_equal(a.indices, b.indices) and np.array_equal(a.scores, b.scores)

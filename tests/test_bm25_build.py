@@ -9,7 +9,7 @@ import pytest
 
 from rageval import Corpus, get_retriever, load_dataset
 
-ARRAYS = ("term_blocks", "df", "blocks", "data", "block_bounds", "term_bounds", "idf", "doc_k")
+ARRAYS = ("term_blocks", "df", "blocks", "data", "block_bounds", "term_bounds", "idf", "doc_k", "doc_class")
 
 
 def test_ranges_of_terms_by_hand():

@@ -127,6 +127,39 @@ def test_postings_are_compact_blocks_that_decode_to_bm25_by_hand():
     assert p.block_bounds[0].tolist() == [max(weights), p.term(1)[1][0], p.term(2)[1][0]]
 
 
+def test_document_norms_are_one_per_distinct_length_each_document_in_the_narrowest_integer():
+    """``doc_k`` holds k1 x (1 - b + b |d| / avgdl) once per distinct length, ascending (by hand), and
+    ``doc_class`` each document's entry: uint8 up to 256 distinct lengths, uint16 up to 65,536, then uint32."""
+    from rageval.retrievers.bm25_postings import doc_weights
+
+    doc_k, doc_class = doc_weights(np.array([7, 3, 7, 12, 3]), 1.2, 0.75)
+    assert doc_k.tolist() == [1.2 * (1 - 0.75 + 0.75 * length / (32 / 5)) for length in (3, 7, 12)]
+    assert doc_class.tolist() == [1, 0, 1, 2, 0] and doc_class.dtype == np.uint8
+    for distinct, dtype in ((256, np.uint8), (257, np.uint16), (65_536, np.uint16), (65_537, np.uint32)):
+        doc_k, doc_class = doc_weights(np.arange(distinct, 0, -1), 0.9, 0.4)
+        assert doc_class.dtype == dtype and len(doc_k) == distinct
+        assert doc_class[0] == distinct - 1 and doc_class[-1] == 0
+
+
+def test_more_document_lengths_than_a_byte_counts_search_exactly():
+    """Documents of 600 distinct lengths (``doc_class`` in uint16): the pruned search, every query pruned or
+    as it chooses, and the exhaustive search give scipy's product of the decoded weights, bit for bit."""
+    rng = np.random.default_rng(7)
+    doc_len = rng.permutation(np.arange(1, 601))
+    ids = rng.choice(12, size=int(doc_len.sum()), p=np.arange(12, 0, -1) / 78)
+    index = BM25Index(0.9, 0.4, 0.25, "lucene", np.float64)
+    index.build(iter([(ids, doc_len)]), lambda: 12)
+    assert index.postings.doc_class.dtype == np.uint16 and len(index.postings.doc_k) == 600
+    tie_rank = rng.permutation(600)
+    queries = [rng.integers(0, 12, rng.integers(1, 6)).tolist() for _ in range(40)]
+    weights = [[1.0] * len(q) for q in queries]
+    want = reference(index, queries, weights, 10, tie_rank)
+    for pruning, pays in ((False, 6), (True, 0), (True, 6)):
+        index.pays = pays
+        got = index.search(queries, 10, tie_rank, weights, pruning=pruning)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist(), (pruning, pays)
+
+
 def test_a_long_posting_list_spans_blocks_with_their_own_bounds():
     n = 3 * BLOCK + 5
     lengths = np.where(np.arange(n) % 7 == 0, 40, 3)  # every 7th document is long: a smaller weight

@@ -111,7 +111,7 @@ def test_a_bm25_index_analysed_in_shards_on_ray_is_the_local_index(cluster, shar
         ray.shutdown()
     assert (local.shards, sharded.shards) == (0, 3)
     assert list(sharded.vocab.terms) == list(local.vocab.terms)
-    for part in ("term_blocks", "blocks", "data", "block_bounds", "doc_k", "idf"):
+    for part in ("term_blocks", "blocks", "data", "block_bounds", "doc_k", "doc_class", "idf"):
         assert np.array_equal(getattr(sharded._index.postings, part), getattr(local._index.postings, part))
     mine, theirs = sharded.search(ds.queries, 100), local.search(ds.queries, 100)
     assert np.array_equal(mine.indices, theirs.indices) and np.array_equal(mine.scores, theirs.scores)
