@@ -31,7 +31,7 @@ POSTINGS_PER_THREAD = 100_000
 
 def query_batches(postings: Sequence[int], budget: int) -> Iterator[tuple[int, int]]:
     """[start, stop) of consecutive queries scored together: a batch ends with the query that brings
-    its postings to ``budget`` (one query always makes a batch), so one sparse product stays bounded."""
+    its postings to ``budget`` (one query always makes a batch), so a batch's work stays bounded."""
     start = 0
     while start < len(postings):
         stop, total = start, 0
