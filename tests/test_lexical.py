@@ -1,6 +1,10 @@
 """The shared analyzer: identifier splitting, stop words, stemming; the batch path equals the reference."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rageval.text import lexical
 from rageval.text.lexical import Analyzer, Vocabulary
 
 
@@ -43,3 +47,23 @@ def test_the_many_text_paths_equal_the_per_text_reference():
         vocab.add(texts[4:])  # the vocabulary grew: what was unknown is found now
         assert vocab.lookup_many(texts)[0].tolist() == [vocab.terms[t] for text in texts
                                                        for t in analyzer.tokenize(text)], options
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("aZ9_ .-\t\n\x00\x1c\x7f\u00e9\u00c9\u212a\u00aa\u00b2x"),
+                        max_size=12), max_size=9))
+def test_ascii_texts_split_through_the_byte_table_as_the_regular_expression_splits_them(texts):
+    """Texts of ASCII word characters, punctuation, underscores, tabs, newlines, NUL and other controls,
+    and some with letters beyond ASCII (é, É, the Kelvin sign that lowercases to k, ª, ²): the batch path
+    (a byte table where every text of a slice is ASCII without NUL, else the expression) gives each
+    text's ``raw_tokens``, under both regex settings, slices of three texts and of many."""
+    for options in ({}, {"split_identifiers": False}, {"lowercase": False}):
+        analyzer = Analyzer(stemmer="none", **options)
+        want = [analyzer.raw_tokens(t) for t in texts]
+        assert analyzer.raw_tokens_many(texts) == want, options
+        slice_size = lexical._ASCII_SLICE
+        try:
+            lexical._ASCII_SLICE = 3
+            assert analyzer.raw_tokens_many(texts) == want, options
+        finally:
+            lexical._ASCII_SLICE = slice_size

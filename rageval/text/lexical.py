@@ -26,6 +26,12 @@ ENGLISH_STOP_WORDS = frozenset(
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[^\W_]+")
 _WORD_WITH_UNDERSCORE = re.compile(r"\w+")
+# On ASCII text the patterns' word characters are [A-Za-z0-9] (``_WORD``) and, for ``\w``, the underscore:
+# byte tables that keep them and NUL (the separator of joined texts) and make any other byte a space.
+_ASCII_WORD, _ASCII_WORD_WITH_UNDERSCORE = (
+    bytes(c if c == 0 or (c < 128 and chr(c).isalnum()) or chr(c) in extra else 32 for c in range(256))
+    for extra in ("", "_"))
+_ASCII_SLICE = 4096  # texts joined at a time
 
 
 class Analyzer:
@@ -48,6 +54,8 @@ class Analyzer:
             self._stemmer = Stemmer.Stemmer(stemmer)
         word = _WORD if self.split_identifiers else _WORD_WITH_UNDERSCORE
         self._split = str.split if tokenizer == "whitespace" else word.findall
+        self._ascii_table = None if tokenizer == "whitespace" else (
+            _ASCII_WORD if self.split_identifiers else _ASCII_WORD_WITH_UNDERSCORE)
 
     def config(self) -> dict:
         return {"tokenizer": self.tokenizer, "lowercase": self.lowercase,
@@ -63,12 +71,19 @@ class Analyzer:
         return self._split(text)
 
     def raw_tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
-        """``raw_tokens`` of each text, the same steps through C-level maps (no Python call per text)."""
+        """``raw_tokens`` of each text, the same steps through C-level maps (no Python call per text); the
+        regex tokenizer splits ASCII texts through a byte table (``_ascii_words``), a quarter of its time."""
         if self.split_identifiers:
             texts = [t if lower else _CAMEL.sub(" ", t) for t, lower in zip(texts, map(str.islower, texts))]
         if self.lowercase:
-            texts = map(str.lower, texts)
-        return list(map(self._split, texts))
+            texts = list(map(str.lower, texts))
+        if self._ascii_table is None:
+            return list(map(self._split, texts))
+        tokens: list[list[str]] = []
+        for start in range(0, len(texts), _ASCII_SLICE):
+            part = texts[start:start + _ASCII_SLICE]
+            tokens += _ascii_words(part, self._ascii_table) or list(map(self._split, part))
+        return tokens
 
     def normalize(self, tokens: Sequence[str]) -> list[str | None]:
         """Stem each raw token; stop words become None."""
@@ -131,6 +146,15 @@ class Vocabulary:
         for tok, term in zip(new, self.analyzer.normalize(new)):
             known[tok] = terms.get(term, -1) if term is not None else -1
         return _kept(np.fromiter(map(known.__getitem__, raw), dtype=np.int64, count=len(raw)), per_text)
+
+
+def _ascii_words(texts: Sequence[str], table: bytes) -> list[list[str]] | None:
+    """Each text's runs of the bytes ``table`` keeps, from one translation of the texts joined by NUL:
+    the regular expression's tokens, where every text is ASCII without a NUL (else None)."""
+    joined = "\0".join(texts)
+    if not texts or not joined.isascii() or joined.count("\0") != len(texts) - 1:
+        return None
+    return list(map(str.split, joined.encode("ascii").translate(table).decode("ascii").split("\0")))
 
 
 def _kept(ids: np.ndarray, per_text: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
