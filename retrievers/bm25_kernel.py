@@ -9,9 +9,12 @@ order numpy's vectorised build used when the index stored weights:
 ``dtype=float32`` index); a query term adds ``query weight x weight``. The exhaustive search decodes
 a block's documents and computes its products into small buffers (loops the compiler vectorises),
 then adds them into a dense accumulator term by term in the order of the query's CSR matrix (term
-ids ascending), so a document's score is the sum in term-id order; a second pass offers each sum
-once to a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as
-``rageval.retrieval.topk``), whose entries are read only when two scores tie. Compiled once per
+ids ascending), so a document's score is the sum in term-id order; then each sum is offered once to
+a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as ``rageval.retrieval.topk``;
+a sorted array up to ``SORTED`` entries), whose entries are read only when two scores tie: from a
+second pass over the postings, or, for a query of many postings, from a scan of the accumulator that
+reads again only the runs of sums that reach a floor and ranks the sums that reach it (``_scan``).
+Compiled once per
 machine (``cache=True``, in ``__pycache__`` beside this file, as ``rageval.retrievers.bm25_kernel``)
 and run without the GIL.
 """
@@ -22,6 +25,7 @@ import numpy as np
 
 BLOCK = 128  # postings per block
 CHUNK = 16  # sums of the accumulator a chunk maximum covers in ``_scan``
+SORTED = 16  # a top-k heap of at most this many entries is kept as a sorted array (``offer``)
 RANKED = 64  # at most this many candidates are ranked in ``_scan`` (their number squared comparisons)
 FIRST, LAST, START, WIDTHS = 0, 1, 2, 3  # rows of ``blocks``: first and last document, byte offset, widths
 LARGEST, SMALLEST = 0, 1  # rows of the block and term bounds: largest and smallest weight
@@ -174,9 +178,32 @@ def _sift_down(heap_s, heap_d, tie_rank, size, pos):
 
 
 @numba.njit(inline="always")
+def _insert(heap_s, heap_d, tie_rank, size, k, s, d):
+    """``offer`` into an array kept sorted worst first (which is a heap): an entry moves by one place
+    per entry it passes, and the loop ends with one branch mispredicted, where a heap's sifts take a
+    few."""
+    if size < k:
+        pos = size
+        while pos > 0 and _better(heap_s[pos - 1], heap_d[pos - 1], s, d, tie_rank):
+            heap_s[pos], heap_d[pos] = heap_s[pos - 1], heap_d[pos - 1]
+            pos -= 1
+        heap_s[pos], heap_d[pos] = s, d
+        return size + 1
+    if _better(s, d, heap_s[0], heap_d[0], tie_rank):
+        pos = 0
+        while pos + 1 < size and _better(s, d, heap_s[pos + 1], heap_d[pos + 1], tie_rank):
+            heap_s[pos], heap_d[pos] = heap_s[pos + 1], heap_d[pos + 1]
+            pos += 1
+        heap_s[pos], heap_d[pos] = s, d
+    return size
+
+
+@numba.njit(inline="always")
 def offer(heap_s, heap_d, tie_rank, size, k, s, d):
     """Offer document ``d`` (score ``s``) to the heap of ``size`` entries (ties ordered by ``tie_rank``);
-    the new size."""
+    the new size. Up to ``SORTED`` entries the heap is a sorted array (``_insert``)."""
+    if k <= SORTED:
+        return _insert(heap_s, heap_d, tie_rank, size, k, s, d)
     if size < k:  # push, then sift the new entry up
         pos = size
         while pos > 0:
