@@ -14,9 +14,8 @@ a k-sized heap ordered by score, ties by ``tie_rank`` (trec_eval's rule, as ``ra
 a sorted array up to ``SORTED`` entries), whose entries are read only when two scores tie: from a
 second pass over the postings, or, for a query of many postings, from a scan of the accumulator that
 reads again only the runs of sums that reach a floor and ranks the sums that reach it (``_scan``).
-Compiled once per
-machine (``cache=True``, in ``__pycache__`` beside this file, as ``rageval.retrievers.bm25_kernel``)
-and run without the GIL.
+Compiled once per machine (``cache=True``, in ``__pycache__`` beside this file, as
+``rageval.retrievers.bm25_kernel``) and run without the GIL.
 """
 from __future__ import annotations
 
